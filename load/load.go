@@ -1,0 +1,73 @@
+// Package load defines the Sink interface every target protocol implements (IMAP today;
+// CalDAV/CardDAV and ManageSieve later).
+package load
+
+import (
+	"context"
+	"io"
+
+	"github.com/bascule-migrate/bascule/model"
+)
+
+// FolderRef is where a folder landed on the target.
+type FolderRef struct {
+	// Name is the target's full mailbox name (already encoded as the server needs, e.g. mUTF-7
+	// decoded form as go-imap takes it).
+	Name string
+	// UIDValidity of the target folder (IMAP), 0 when not applicable.
+	UIDValidity uint32
+}
+
+// ItemRef is where one item landed on the target.
+type ItemRef struct {
+	Folder FolderRef
+	// UID of the message (IMAP), 0 when the server did not say (no UIDPLUS).
+	UID uint32
+}
+
+// Item is one message to write: its metadata, and its bytes.
+type Item struct {
+	Message model.Message
+	// Body is the RFC 5322 source. It is read exactly once, to its end, by Append.
+	Body io.Reader
+	// Size is the exact number of bytes Body yields.
+	Size int64
+	// SHA256 is the hex SHA-256 of the body (for lookups after a crash).
+	SHA256 string
+}
+
+// Sink writes into one target server.
+type Sink interface {
+	// Open opens a session for one target account. Login failures wrap model.ErrFatal.
+	Open(ctx context.Context, account string) (MailboxWriter, error)
+	// Close releases shared resources.
+	Close() error
+}
+
+// MailboxWriter writes into one target account. Its methods are safe for concurrent use;
+// concurrent Appends are pipelined on the wire where the protocol allows.
+type MailboxWriter interface {
+	// EnsureFolder creates the folder if needed (with parents and special-use) and returns
+	// its reference. Existing folders are reused, never duplicated.
+	EnsureFolder(ctx context.Context, f model.Folder) (FolderRef, error)
+
+	// Append writes one message into folder with its flags and received date, unchanged.
+	// A message the server refuses wraps model.ErrPermanent with the server's text;
+	// connection trouble wraps model.ErrRetryable.
+	Append(ctx context.Context, folder FolderRef, it Item) (ItemRef, error)
+
+	// Lookup finds a message already in folder that has exactly the given size and SHA-256
+	// and whose UID is not in exclude (UIDs already accounted for). It returns
+	// model.ErrNotFound (wrapped) when there is none.
+	Lookup(ctx context.Context, folder FolderRef, msg model.Message, size int64, sha256 string, exclude map[uint32]bool) (ItemRef, error)
+
+	// SetFlags replaces the system flags Bascule manages on one message. A vanished
+	// message wraps model.ErrNotFound.
+	SetFlags(ctx context.Context, ref ItemRef, flags model.Flags) error
+
+	// Delete removes one message. A vanished message is not an error.
+	Delete(ctx context.Context, ref ItemRef) error
+
+	// Close ends the session.
+	Close() error
+}
