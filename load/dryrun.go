@@ -1,0 +1,60 @@
+package load
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/bascule-migrate/bascule/model"
+)
+
+// DryRun wraps a sink so that nothing can be written: Open still logs in to the target when
+// inner is not nil (so a dry-run proves the credentials), but every writing method is answered
+// without reaching the server. Folder references carry the name the folder would get.
+func DryRun(inner Sink) Sink { return &dryRunSink{inner: inner} }
+
+type dryRunSink struct{ inner Sink }
+
+func (d *dryRunSink) Open(ctx context.Context, account string) (MailboxWriter, error) {
+	if d.inner != nil {
+		w, err := d.inner.Open(ctx, account)
+		if err != nil {
+			return nil, err
+		}
+		// Only the login is proven; the session is not used to write.
+		w.Close()
+	}
+	return dryRunWriter{}, nil
+}
+
+func (d *dryRunSink) Close() error {
+	if d.inner != nil {
+		return d.inner.Close()
+	}
+	return nil
+}
+
+type dryRunWriter struct{}
+
+var errDryRun = errors.New("dry-run: nothing is written")
+
+func (dryRunWriter) EnsureFolder(_ context.Context, f model.Folder) (FolderRef, error) {
+	name := strings.Join(f.Path, "/")
+	if f.WellKnown == model.WellKnownInbox {
+		name = "INBOX"
+	}
+	return FolderRef{Name: name}, nil
+}
+
+func (dryRunWriter) Append(context.Context, FolderRef, Item) (ItemRef, error) {
+	return ItemRef{}, model.Permanent(errDryRun)
+}
+
+func (dryRunWriter) Lookup(context.Context, FolderRef, model.Message, int64, string, map[uint32]bool) (ItemRef, error) {
+	return ItemRef{}, fmt.Errorf("dry-run: %w", model.ErrNotFound)
+}
+
+func (dryRunWriter) SetFlags(context.Context, ItemRef, model.Flags) error { return model.Permanent(errDryRun) }
+func (dryRunWriter) Delete(context.Context, ItemRef) error                { return model.Permanent(errDryRun) }
+func (dryRunWriter) Close() error                                         { return nil }
