@@ -1,0 +1,36 @@
+# Bascule — make targets. `make test` is what CI runs (.ci/run).
+GO        ?= go
+PKGS      ?= ./...
+BIN       := bin/bascule
+STATICCHECK_VERSION ?= 2025.1.1
+
+.PHONY: build test demo bench lint fuzz clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/bascule
+
+# Every test, including those against real servers (Dovecot). With BASCULE_REQUIRE_SERVERS=1
+# (set by .ci/run) a missing server fails the run instead of skipping.
+test:
+	$(GO) vet $(PKGS)
+	$(GO) test -count=1 -timeout 25m $(PKGS)
+
+# The main job on the embedded default: Graph emulator -> in-memory IMAP server.
+demo:
+	$(GO) run ./cmd/bascule demo
+
+# Whole-run benchmark (emulator -> real Dovecot, 10,000 messages) plus the hot-path benchmarks.
+# Prints messages/s, MB/s and peak RSS.
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./e2e/
+	$(GO) test -run '^$$' -bench . -benchmem ./planner/ ./state/... ./load/...
+
+lint:
+	$(GO) vet $(PKGS)
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PKGS)
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzParseMapping -fuzztime 30s ./planner/
+
+clean:
+	rm -rf bin
