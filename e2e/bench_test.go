@@ -1,0 +1,44 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/bascule-migrate/bascule/sim/tenant"
+)
+
+// BenchmarkMigrateDovecot moves a whole generated tenant from the Graph emulator (with
+// Microsoft's default per-mailbox limits) into a real Dovecot with the bascule binary, and
+// reports messages/s, MB/s and the process's peak RSS. Two sizes show whether memory grows
+// with mailbox size. Run with `make bench`.
+func BenchmarkMigrateDovecot(b *testing.B) {
+	for _, n := range []int{2000, 10000} {
+		b.Run(fmt.Sprintf("messages=%d", n), func(b *testing.B) {
+			for range b.N {
+				b.StopTimer()
+				e := newEnv(b, envOptions{tenant: tenant.Config{Seed: 10, Users: 2, Messages: n, LargeMessages: 1}})
+				msgs, bytes := e.tenant.Stats()
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+				cmd := e.command(ctx, e.args()...)
+				b.StartTimer()
+				start := time.Now()
+				out, err := cmd.CombinedOutput()
+				elapsed := time.Since(start)
+				b.StopTimer()
+				cancel()
+				if err != nil {
+					b.Fatalf("bascule migrate: %v\n%s", err, tail(string(out), 3000))
+				}
+				ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+				b.ReportMetric(float64(msgs)/elapsed.Seconds(), "msgs/s")
+				b.ReportMetric(float64(bytes)/1e6/elapsed.Seconds(), "MB/s")
+				b.ReportMetric(float64(ru.Maxrss)/1024, "peakRSS_MB")
+				b.ReportMetric(float64(bytes)/1e6, "tenant_MB")
+				e.verify()
+			}
+		})
+	}
+}
