@@ -1,0 +1,75 @@
+package planner
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"os"
+	"testing"
+)
+
+func TestSpoolKeepsBytes(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []int{0, 1, 1 << 10, 1<<10 + 1, 3 << 20} {
+		data := make([]byte, n)
+		for i := range data {
+			data[i] = byte(rand.IntN(256))
+		}
+		s, err := spool(bytes.NewReader(data), dir, 1<<10)
+		if err != nil {
+			t.Fatalf("spool(%d) = %v", n, err)
+		}
+		sum := sha256.Sum256(data)
+		if s.sha != hex.EncodeToString(sum[:]) || s.size != int64(n) {
+			t.Errorf("spool(%d): size %d sha %s", n, s.size, s.sha)
+		}
+		if (s.file != nil) != (n > 1<<10) {
+			t.Errorf("spool(%d): on disk = %v", n, s.file != nil)
+		}
+		for range 2 { // readable more than once (retries)
+			got, _ := io.ReadAll(s.Reader())
+			if !bytes.Equal(got, data) {
+				t.Fatalf("spool(%d): bytes differ", n)
+			}
+		}
+		s.Close()
+	}
+	// The temporary files are unlinked at once: nothing is left behind.
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("spool left %d files in %s", len(ents), dir)
+	}
+}
+
+type cutReader struct{ n int }
+
+func (c *cutReader) Read(p []byte) (int, error) {
+	if c.n <= 0 {
+		return 0, io.ErrUnexpectedEOF
+	}
+	k := min(len(p), c.n)
+	c.n -= k
+	return k, nil
+}
+
+func TestSpoolReportsTruncation(t *testing.T) {
+	for _, n := range []int{10, 5000} {
+		if _, err := spool(&cutReader{n: n}, t.TempDir(), 1<<10); !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Errorf("spool(cut after %d) = %v, want the read error", n, err)
+		}
+	}
+}
+
+func BenchmarkSpool(b *testing.B) {
+	data := bytes.Repeat([]byte("0123456789abcdef"), 64<<10) // 1 MiB
+	b.SetBytes(int64(len(data)))
+	for range b.N {
+		s, err := spool(bytes.NewReader(data), b.TempDir(), 1<<20)
+		if err != nil {
+			b.Fatal(err)
+		}
+		s.Close()
+	}
+}
