@@ -28,3 +28,22 @@ func TestParseMappingErrorsNameLines(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseMapping: any input yields entries or an error, never a panic, and every entry
+// returned has a source address.
+func FuzzParseMapping(f *testing.F) {
+	f.Add("source,target\nalice@contoso.example,alice\n")
+	f.Add("\ufeffa@b.c;d;e\n#x\n\n")
+	f.Add("\"unterminated,\n")
+	f.Fuzz(func(t *testing.T, in string) {
+		got, err := ParseMapping(strings.NewReader(in))
+		if err != nil {
+			return
+		}
+		for _, e := range got {
+			if !strings.Contains(e.Source, "@") {
+				t.Fatalf("entry without an address: %+v", e)
+			}
+		}
+	})
+}
