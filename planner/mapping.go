@@ -46,11 +46,12 @@ func ParseMapping(r io.Reader) ([]MappingEntry, error) {
 		if err == io.EOF {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("line %d: %w", line, err))
-			continue
+			// csv.ParseError names its line; a malformed record cannot be resynchronised.
+			errs = append(errs, err)
+			break
 		}
+		line, _ := cr.FieldPos(0)
 		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
 			continue
 		}
