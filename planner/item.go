@@ -249,14 +249,20 @@ func (m *mailboxRun) uids(ctx context.Context, fc *folderCtx) (*uidSet, error) {
 	return us, nil
 }
 
-// claim notes a UID written by this run in the folder's accounted set, if it is loaded.
+// claim notes a UID written by this run in the folder's accounted set.
 func (m *mailboxRun) claim(fc *folderCtx, uid uint32) {
-	m.flMu.Lock()
-	us := m.folderLocks[fc.ref.Name]
-	m.flMu.Unlock()
-	if us == nil || uid == 0 {
+	if uid == 0 {
 		return
 	}
+	// Even when the set is not loaded yet: this run's "done" records may not be committed
+	// when it loads, and the union must hold them.
+	m.flMu.Lock()
+	us := m.folderLocks[fc.ref.Name]
+	if us == nil {
+		us = &uidSet{uids: map[uint32]bool{}}
+		m.folderLocks[fc.ref.Name] = us
+	}
+	m.flMu.Unlock()
 	us.mu.Lock()
 	us.uids[uid] = true
 	us.mu.Unlock()

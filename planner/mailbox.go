@@ -115,7 +115,12 @@ func (m *mailboxRun) migrate(ctx context.Context) error {
 		}
 		ref, err := w.EnsureFolder(ctx, f)
 		if err != nil {
-			return fmt.Errorf("creating folder %q: %w", path, err)
+			if ctx.Err() != nil || !errors.Is(err, model.ErrPermanent) {
+				return fmt.Errorf("creating folder %q: %w", path, err)
+			}
+			// The target refuses this folder (name, depth, quota): report it, go on with the rest.
+			m.problem("error", fmt.Sprintf("folder %q cannot be created on the target: %v", path, err))
+			continue
 		}
 		if perr != nil { // new folder
 			m.created = append(m.created, ref.Name)
@@ -133,7 +138,6 @@ func (m *mailboxRun) migrate(ctx context.Context) error {
 			return err
 		}
 		fcs = append(fcs, &folderCtx{f: f, ref: ref, path: path})
-		_ = fs
 	}
 
 	jobs := make(chan job)
