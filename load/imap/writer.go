@@ -1,0 +1,496 @@
+package imap
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-sasl"
+
+	"github.com/bascule-migrate/bascule/load"
+	"github.com/bascule-migrate/bascule/model"
+)
+
+// writer is one account's session. APPENDs from many goroutines share the connection and are
+// pipelined; work that depends on the selected mailbox is serialised by selMu.
+type writer struct {
+	s       *Sink
+	account string
+
+	mu     sync.Mutex
+	c      *imapclient.Client
+	broken bool
+
+	selMu    sync.Mutex
+	selected string
+
+	fmu      sync.Mutex
+	listed   bool
+	sep      string
+	existing map[string][]imap.MailboxAttr // mailbox name → attributes
+	byID     map[string]string             // source folder id → target name
+	refs     map[string]load.FolderRef     // target name → ref
+}
+
+var _ load.MailboxWriter = (*writer)(nil)
+
+// client returns the live connection, reconnecting if the last one broke.
+func (w *writer) client(ctx context.Context) (*imapclient.Client, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.c != nil && !w.broken {
+		return w.c, nil
+	}
+	if w.c != nil {
+		w.c.Close()
+		w.c = nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	cfg := &w.s.cfg
+	opts := &imapclient.Options{TLSConfig: w.s.tls}
+	var c *imapclient.Client
+	var err error
+	switch cfg.TLS {
+	case "tls":
+		c, err = imapclient.DialTLS(cfg.Addr, opts)
+	case "starttls":
+		c, err = imapclient.DialStartTLS(cfg.Addr, opts)
+	default:
+		c, err = imapclient.DialInsecure(cfg.Addr, opts)
+	}
+	if err != nil {
+		return nil, model.Retryable(fmt.Errorf("connecting to %s: %w", cfg.Addr, err))
+	}
+	switch cfg.Auth {
+	case "master":
+		err = c.Login(w.account+cfg.MasterSeparator+cfg.AdminUser, cfg.AdminPassword).Wait()
+	case "authzid":
+		err = c.Authenticate(sasl.NewPlainClient(w.account, cfg.AdminUser, cfg.AdminPassword))
+	default:
+		pw, ok := cfg.Passwords[w.account]
+		if !ok {
+			c.Close()
+			return nil, model.Permanent(fmt.Errorf("no password for target account %q (add it to the mapping file, or use an admin login)", w.account))
+		}
+		err = c.Login(w.account, pw).Wait()
+	}
+	if err != nil {
+		c.Close()
+		var ie *imap.Error
+		if errors.As(err, &ie) {
+			return nil, model.Permanent(fmt.Errorf("login to %s as %q refused: %s", cfg.Addr, w.account, ie.Text))
+		}
+		return nil, model.Retryable(fmt.Errorf("login to %s: %w", cfg.Addr, err))
+	}
+	w.c, w.broken = c, false
+	w.selMu.Lock()
+	w.selected = ""
+	w.selMu.Unlock()
+	return c, nil
+}
+
+// classify turns a command error into a classified one; a connection-level failure marks the
+// connection broken so that the next call reconnects.
+func (w *writer) classify(c *imapclient.Client, err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	var ie *imap.Error
+	if errors.As(err, &ie) {
+		return model.Permanent(fmt.Errorf("%s: the server said: %s", what, strings.TrimSpace(ie.Text)))
+	}
+	w.mu.Lock()
+	if w.c == c {
+		w.broken = true
+	}
+	w.mu.Unlock()
+	var ne net.Error
+	if errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
+		return model.Retryable(fmt.Errorf("%s: connection lost: %w", what, err))
+	}
+	return model.Retryable(fmt.Errorf("%s: %w", what, err))
+}
+
+// list reads the account's folders once.
+func (w *writer) list(ctx context.Context) error {
+	if w.listed {
+		return nil
+	}
+	c, err := w.client(ctx)
+	if err != nil {
+		return err
+	}
+	opts := &imap.ListOptions{}
+	if c.Caps().Has(imap.CapSpecialUse) {
+		opts.ReturnSpecialUse = true
+	}
+	boxes, err := c.List("", "*", opts).Collect()
+	if err != nil {
+		return w.classify(c, err, "LIST")
+	}
+	w.existing = map[string][]imap.MailboxAttr{}
+	w.sep = "/"
+	for _, b := range boxes {
+		w.existing[b.Mailbox] = b.Attrs
+		if b.Delim != 0 {
+			w.sep = string(b.Delim)
+		}
+	}
+	if len(boxes) == 0 {
+		if d, err := c.List("", "", nil).Collect(); err == nil && len(d) > 0 && d[0].Delim != 0 {
+			w.sep = string(d[0].Delim)
+		}
+	}
+	w.listed = true
+	return nil
+}
+
+var specialUse = map[string]imap.MailboxAttr{
+	model.WellKnownSentItems:    imap.MailboxAttrSent,
+	model.WellKnownDrafts:       imap.MailboxAttrDrafts,
+	model.WellKnownDeletedItems: imap.MailboxAttrTrash,
+	model.WellKnownJunkEmail:    imap.MailboxAttrJunk,
+	model.WellKnownArchive:      imap.MailboxAttrArchive,
+}
+
+// EnsureFolder creates f on the target if needed. Inbox is INBOX; other well-known folders
+// reuse the target's folder of the same special use, else are created with the configured
+// language's name (and their special use where the server allows it); a child goes under its
+// parent's target folder. The hierarchy separator inside a display name is replaced by
+// U+2215 (∕), which looks the same. Existing folders are reused.
+func (w *writer) EnsureFolder(ctx context.Context, f model.Folder) (load.FolderRef, error) {
+	w.fmu.Lock()
+	defer w.fmu.Unlock()
+	if err := w.list(ctx); err != nil {
+		return load.FolderRef{}, err
+	}
+	name, use := w.targetName(f)
+	if ref, ok := w.refs[name]; ok {
+		w.byID[f.ID] = name
+		return ref, nil
+	}
+	c, err := w.client(ctx)
+	if err != nil {
+		return load.FolderRef{}, err
+	}
+	if _, ok := w.existing[name]; !ok {
+		var opts *imap.CreateOptions
+		if use != "" && c.Caps().Has(imap.CapCreateSpecialUse) {
+			opts = &imap.CreateOptions{SpecialUse: []imap.MailboxAttr{use}}
+		}
+		err := c.Create(name, opts).Wait()
+		var ie *imap.Error
+		if errors.As(err, &ie) && ie.Code == imap.ResponseCodeAlreadyExists {
+			err = nil
+		}
+		if err != nil {
+			return load.FolderRef{}, w.classify(c, err, fmt.Sprintf("CREATE %q", name))
+		}
+		w.existing[name] = nil
+		if use != "" {
+			w.existing[name] = []imap.MailboxAttr{use}
+		}
+	}
+	st, err := c.Status(name, &imap.StatusOptions{UIDValidity: true}).Wait()
+	if err != nil {
+		return load.FolderRef{}, w.classify(c, err, fmt.Sprintf("STATUS %q", name))
+	}
+	ref := load.FolderRef{Name: name, UIDValidity: st.UIDValidity}
+	w.refs[name] = ref
+	w.byID[f.ID] = name
+	return ref, nil
+}
+
+// targetName decides the target mailbox name of f (the caller holds fmu).
+func (w *writer) targetName(f model.Folder) (string, imap.MailboxAttr) {
+	if f.WellKnown == model.WellKnownInbox {
+		return "INBOX", ""
+	}
+	display := ""
+	if len(f.Path) > 0 {
+		display = f.Path[len(f.Path)-1]
+	}
+	parent, hasParent := w.byID[f.ParentID]
+	if f.WellKnown != "" && !hasParent {
+		use := specialUse[f.WellKnown]
+		if use != "" {
+			for name, attrs := range w.existing {
+				for _, a := range attrs {
+					if a == use {
+						return name, use
+					}
+				}
+			}
+		}
+		n := w.s.cfg.FolderNames[f.WellKnown]
+		if n == "" {
+			n = folderNames[w.s.cfg.Language][f.WellKnown]
+		}
+		if n != "" {
+			return n, use
+		}
+	}
+	leaf := strings.ReplaceAll(display, w.sep, "∕")
+	if strings.TrimSpace(leaf) == "" {
+		leaf = "_"
+	}
+	if hasParent {
+		return parent + w.sep + leaf, ""
+	}
+	if strings.EqualFold(leaf, "INBOX") {
+		leaf += "_" // a user folder named Inbox must not merge into the real INBOX
+	}
+	return leaf, ""
+}
+
+func imapFlags(f model.Flags) []imap.Flag {
+	var fl []imap.Flag
+	if f.Seen {
+		fl = append(fl, imap.FlagSeen)
+	}
+	if f.Flagged {
+		fl = append(fl, imap.FlagFlagged)
+	}
+	if f.Answered {
+		fl = append(fl, imap.FlagAnswered)
+	}
+	if f.Draft {
+		fl = append(fl, imap.FlagDraft)
+	}
+	return fl
+}
+
+// Append writes one message, pipelined with the other Appends in flight on this connection.
+// A NO from the server wraps model.ErrPermanent with the server's text; a connection failure
+// wraps model.ErrRetryable (the message may or may not have landed: look it up before
+// writing it again).
+func (w *writer) Append(ctx context.Context, folder load.FolderRef, it load.Item) (load.ItemRef, error) {
+	c, err := w.client(ctx)
+	if err != nil {
+		return load.ItemRef{}, err
+	}
+	opts := &imap.AppendOptions{Flags: imapFlags(it.Message.Flags)}
+	if !it.Message.Received.IsZero() {
+		opts.Time = it.Message.Received
+	}
+	cmd := c.Append(folder.Name, it.Size, opts)
+	n, werr := io.Copy(cmd, it.Body)
+	cerr := cmd.Close()
+	if werr == nil && n != it.Size {
+		werr = fmt.Errorf("body is %d bytes, announced %d", n, it.Size)
+	}
+	if werr != nil {
+		// The literal is incomplete: the connection cannot be trusted any more.
+		w.mu.Lock()
+		if w.c == c {
+			w.broken = true
+		}
+		w.mu.Unlock()
+		return load.ItemRef{}, model.Retryable(fmt.Errorf("APPEND to %q: writing the message: %w", folder.Name, werr))
+	}
+	if cerr != nil {
+		return load.ItemRef{}, w.classify(c, cerr, fmt.Sprintf("APPEND to %q", folder.Name))
+	}
+	data, err := cmd.Wait()
+	if err != nil {
+		return load.ItemRef{}, w.classify(c, err, fmt.Sprintf("APPEND to %q", folder.Name))
+	}
+	ref := load.ItemRef{Folder: folder}
+	if data != nil {
+		ref.UID = uint32(data.UID)
+		if data.UIDValidity != 0 {
+			ref.Folder.UIDValidity = data.UIDValidity
+		}
+	}
+	return ref, nil
+}
+
+// selectFolder selects name (the caller holds selMu) and returns its UIDVALIDITY.
+func (w *writer) selectFolder(ctx context.Context, c *imapclient.Client, name string) (uint32, error) {
+	sel, err := c.Select(name, nil).Wait()
+	if err != nil {
+		w.selected = ""
+		return 0, w.classify(c, err, fmt.Sprintf("SELECT %q", name))
+	}
+	w.selected = name
+	return sel.UIDValidity, nil
+}
+
+// Lookup finds a message in folder with exactly this size and SHA-256 among the UIDs not in
+// exclude: UID SEARCH by size (and Message-ID when known), then the candidates' bytes are
+// hashed. None → model.ErrNotFound.
+func (w *writer) Lookup(ctx context.Context, folder load.FolderRef, msg model.Message, size int64, sha string, exclude map[uint32]bool) (load.ItemRef, error) {
+	w.selMu.Lock()
+	defer w.selMu.Unlock()
+	c, err := w.client(ctx)
+	if err != nil {
+		return load.ItemRef{}, err
+	}
+	uv, err := w.selectFolder(ctx, c, folder.Name)
+	if err != nil {
+		return load.ItemRef{}, err
+	}
+	crit := &imap.SearchCriteria{Larger: size - 1, Smaller: size + 1}
+	if msg.MessageID != "" {
+		crit.Header = []imap.SearchCriteriaHeaderField{{Key: "Message-ID", Value: msg.MessageID}}
+	}
+	data, err := c.UIDSearch(crit, nil).Wait()
+	if err != nil {
+		return load.ItemRef{}, w.classify(c, err, "UID SEARCH")
+	}
+	var cands imap.UIDSet
+	for _, uid := range data.AllUIDs() {
+		if !exclude[uint32(uid)] {
+			cands.AddNum(uid)
+		}
+	}
+	if len(cands) == 0 {
+		return load.ItemRef{}, fmt.Errorf("lookup in %q: %w", folder.Name, model.ErrNotFound)
+	}
+	fetch := c.Fetch(cands, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{{Peek: true}}})
+	var found uint32
+	for {
+		m := fetch.Next()
+		if m == nil {
+			break
+		}
+		var uid uint32
+		var sum string
+		for {
+			item := m.Next()
+			if item == nil {
+				break
+			}
+			switch it := item.(type) {
+			case imapclient.FetchItemDataUID:
+				uid = uint32(it.UID)
+			case imapclient.FetchItemDataBodySection:
+				h := sha256.New()
+				if _, err := io.Copy(h, it.Literal); err != nil {
+					fetch.Close()
+					return load.ItemRef{}, w.classify(c, err, "UID FETCH")
+				}
+				sum = hex.EncodeToString(h.Sum(nil))
+			}
+		}
+		if found == 0 && sum == sha && uid != 0 && !exclude[uid] {
+			found = uid
+		}
+	}
+	if err := fetch.Close(); err != nil {
+		return load.ItemRef{}, w.classify(c, err, "UID FETCH")
+	}
+	if found == 0 {
+		return load.ItemRef{}, fmt.Errorf("lookup in %q: %w", folder.Name, model.ErrNotFound)
+	}
+	return load.ItemRef{Folder: load.FolderRef{Name: folder.Name, UIDValidity: uv}, UID: found}, nil
+}
+
+// SetFlags sets the four managed system flags of one message to flags, leaving any other
+// flag or keyword alone. A message that is not there (or a folder recreated since) wraps
+// model.ErrNotFound.
+func (w *writer) SetFlags(ctx context.Context, ref load.ItemRef, flags model.Flags) error {
+	w.selMu.Lock()
+	defer w.selMu.Unlock()
+	c, err := w.client(ctx)
+	if err != nil {
+		return err
+	}
+	uv, err := w.selectFolder(ctx, c, ref.Folder.Name)
+	if err != nil {
+		return err
+	}
+	if ref.UID == 0 || (ref.Folder.UIDValidity != 0 && uv != ref.Folder.UIDValidity) {
+		return fmt.Errorf("message %d in %q: %w", ref.UID, ref.Folder.Name, model.ErrNotFound)
+	}
+	set := imapFlags(flags)
+	var unset []imap.Flag
+	all := imapFlags(model.Flags{Seen: true, Flagged: true, Answered: true, Draft: true})
+	for _, f := range all {
+		if !containsFlag(set, f) {
+			unset = append(unset, f)
+		}
+	}
+	uids := imap.UIDSetNum(imap.UID(ref.UID))
+	seen := false
+	for _, op := range []struct {
+		op    imap.StoreFlagsOp
+		flags []imap.Flag
+	}{{imap.StoreFlagsAdd, set}, {imap.StoreFlagsDel, unset}} {
+		if len(op.flags) == 0 {
+			continue
+		}
+		msgs, err := c.Store(uids, &imap.StoreFlags{Op: op.op, Flags: op.flags}, nil).Collect()
+		if err != nil {
+			return w.classify(c, err, "UID STORE")
+		}
+		if len(msgs) > 0 {
+			seen = true
+		}
+	}
+	if !seen {
+		return fmt.Errorf("message %d in %q: %w", ref.UID, ref.Folder.Name, model.ErrNotFound)
+	}
+	return nil
+}
+
+// Delete removes one message with UID STORE \Deleted and UID EXPUNGE (never a plain EXPUNGE,
+// which would also remove what others marked). A vanished message is not an error.
+func (w *writer) Delete(ctx context.Context, ref load.ItemRef) error {
+	w.selMu.Lock()
+	defer w.selMu.Unlock()
+	c, err := w.client(ctx)
+	if err != nil {
+		return err
+	}
+	if !c.Caps().Has(imap.CapUIDPlus) && !c.Caps().Has(imap.CapIMAP4rev2) {
+		return model.Permanent(errors.New("the target has no UIDPLUS: a single message cannot be expunged safely"))
+	}
+	uv, err := w.selectFolder(ctx, c, ref.Folder.Name)
+	if err != nil {
+		return err
+	}
+	if ref.UID == 0 || (ref.Folder.UIDValidity != 0 && uv != ref.Folder.UIDValidity) {
+		return nil
+	}
+	uids := imap.UIDSetNum(imap.UID(ref.UID))
+	if err := c.Store(uids, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close(); err != nil {
+		return w.classify(c, err, "UID STORE \\Deleted")
+	}
+	if err := c.UIDExpunge(uids).Close(); err != nil {
+		return w.classify(c, err, "UID EXPUNGE")
+	}
+	return nil
+}
+
+// Close logs out.
+func (w *writer) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.c == nil {
+		return nil
+	}
+	_ = w.c.Logout().Wait()
+	err := w.c.Close()
+	w.c = nil
+	return err
+}
+
+func containsFlag(l []imap.Flag, f imap.Flag) bool {
+	for _, x := range l {
+		if x == f {
+			return true
+		}
+	}
+	return false
+}
