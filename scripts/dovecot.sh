@@ -90,6 +90,7 @@ mail_location = maildir:~/Maildir:LAYOUT=fs
 mail_plugins = acl quota
 mail_max_userip_connections = 200
 auth_cache_size = 0
+mail_fsync = ${DOVECOT_MAIL_FSYNC:-optimized}
 auth_failure_delay = 0
 imap_metadata = yes
 mail_attribute_dict = file:%h/dovecot-attributes

@@ -296,6 +296,10 @@ func (w *writer) Append(ctx context.Context, folder load.FolderRef, it load.Item
 			w.broken = true
 		}
 		w.mu.Unlock()
+		var ie *imap.Error
+		if errors.As(werr, &ie) { // refused before the literal was sent (e.g. over the size limit)
+			return load.ItemRef{}, model.Permanent(fmt.Errorf("APPEND to %q: the server said: %s", folder.Name, strings.TrimSpace(ie.Text)))
+		}
 		return load.ItemRef{}, model.Retryable(fmt.Errorf("APPEND to %q: writing the message: %w", folder.Name, werr))
 	}
 	if cerr != nil {
