@@ -34,6 +34,9 @@ type Item struct {
 	Size int64
 	// SHA256 is the hex SHA-256 of the body (for lookups after a crash).
 	SHA256 string
+	// Binary says the body holds NUL or bare CR/LF bytes, which a plain IMAP literal cannot
+	// carry unchanged; the sink sends it as a binary literal where the server allows it.
+	Binary bool
 }
 
 // Sink writes into one target server.

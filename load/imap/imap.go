@@ -3,11 +3,12 @@
 // LITERAL+ (RFC 7888) pipelining, and admin logins for integrators (Dovecot master users,
 // SASL PLAIN authorization identity).
 //
-// Not used, because go-imap v2's client has neither: MULTIAPPEND (RFC 3502) — concurrent
-// APPENDs on one connection are pipelined instead, which is as fast on the wire — and BINARY
-// APPEND with literal8 (RFC 3516): a message holding bare LF or NUL bytes is normalised by the
-// server (Exchange's $value is CRLF, so this does not happen with Graph sources); Normalises
-// tells the caller beforehand.
+// APPENDs travel on a second connection per account, written by hand (pipe.go): go-imap v2
+// waits for a continuation before every literal over 4 KiB even when the server offers
+// LITERAL+, and cannot send BINARY literal8 (RFC 3516). On that connection APPENDs are fully
+// pipelined with non-synchronising literals, and a message holding NUL or bare CR/LF goes as
+// a literal8 where the server offers BINARY, so its bytes stay exact. MULTIAPPEND (RFC 3502)
+// is not used: pipelined APPENDs are as fast on the wire and keep one result per message.
 package imap
 
 import (
@@ -18,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 
 	"github.com/bascule-migrate/bascule/load"
@@ -118,6 +120,17 @@ func (s *Sink) Open(ctx context.Context, account string) (load.MailboxWriter, er
 		return nil, err
 	}
 	return w, nil
+}
+
+// tlsFor returns the TLS configuration with the server name set, for connections made by hand.
+func (s *Sink) tlsFor() *tls.Config {
+	tc := s.tls.Clone()
+	if tc.ServerName == "" {
+		if host, _, err := net.SplitHostPort(s.cfg.Addr); err == nil {
+			tc.ServerName = host
+		}
+	}
+	return tc
 }
 
 // Close releases nothing: every writer owns its connection.

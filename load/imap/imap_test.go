@@ -124,7 +124,7 @@ func BenchmarkAppend(b *testing.B) {
 	b.ResetTimer()
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	for range 8 {
+	for range 32 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -29,6 +29,10 @@ type writer struct {
 	c      *imapclient.Client
 	broken bool
 
+	pmu    sync.Mutex
+	p      *pipe
+	noPipe bool // the server offers no LITERAL+: APPEND through go-imap
+
 	selMu    sync.Mutex
 	selected string
 
@@ -275,6 +279,63 @@ func imapFlags(f model.Flags) []imap.Flag {
 // wraps model.ErrRetryable (the message may or may not have landed: look it up before
 // writing it again).
 func (w *writer) Append(ctx context.Context, folder load.FolderRef, it load.Item) (load.ItemRef, error) {
+	p, err := w.pipe(ctx)
+	if err != nil {
+		return load.ItemRef{}, err
+	}
+	if p == nil {
+		return w.appendSlow(ctx, folder, it)
+	}
+	var flags []string
+	for _, f := range imapFlags(it.Message.Flags) {
+		flags = append(flags, string(f))
+	}
+	r, err := p.append(ctx, folder.Name, flags, it.Message.Received, it.Size, it.Body, it.Binary && p.binary)
+	if err != nil {
+		if errors.Is(err, model.ErrRetryable) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return load.ItemRef{}, fmt.Errorf("APPEND to %q: %w", folder.Name, err)
+		}
+		return load.ItemRef{}, model.Retryable(fmt.Errorf("APPEND to %q: %w", folder.Name, err))
+	}
+	if !r.ok {
+		text := r.text
+		if i := strings.IndexByte(text, ' '); i >= 0 {
+			text = text[i+1:]
+		}
+		return load.ItemRef{}, model.Permanent(fmt.Errorf("APPEND to %q: the server said: %s", folder.Name, text))
+	}
+	ref := load.ItemRef{Folder: folder, UID: r.uid}
+	if r.uidValidity != 0 {
+		ref.Folder.UIDValidity = r.uidValidity
+	}
+	return ref, nil
+}
+
+// pipe returns the APPEND connection, dialling it when needed; nil when the server has no
+// LITERAL+ (then go-imap carries the APPENDs).
+func (w *writer) pipe(ctx context.Context) (*pipe, error) {
+	w.pmu.Lock()
+	defer w.pmu.Unlock()
+	if w.noPipe {
+		return nil, nil
+	}
+	if w.p != nil && !w.p.dead() {
+		return w.p, nil
+	}
+	p, err := dialPipe(ctx, w.s, w.account)
+	if errors.Is(err, errNoLiteralPlus) {
+		w.noPipe = true
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	w.p = p
+	return p, nil
+}
+
+// appendSlow appends through go-imap (servers without LITERAL+).
+func (w *writer) appendSlow(ctx context.Context, folder load.FolderRef, it load.Item) (load.ItemRef, error) {
 	c, err := w.client(ctx)
 	if err != nil {
 		return load.ItemRef{}, err
@@ -479,6 +540,12 @@ func (w *writer) Delete(ctx context.Context, ref load.ItemRef) error {
 
 // Close logs out.
 func (w *writer) Close() error {
+	w.pmu.Lock()
+	if w.p != nil {
+		w.p.close(errors.New("closed"))
+		w.p = nil
+	}
+	w.pmu.Unlock()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.c == nil {
