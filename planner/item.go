@@ -171,8 +171,13 @@ func (m *mailboxRun) doWrite(ctx context.Context, j job) {
 			j.fc.stale.Store(true)
 			return
 		}
-		ref, err := m.w.Append(ctx, j.fc.ref, load.Item{Message: msg, Body: body.Reader(), Size: body.size, SHA256: body.sha})
+		ref, err := m.w.Append(ctx, j.fc.ref, load.Item{Message: msg, Body: body.Reader(), Size: body.size, SHA256: body.sha, Binary: body.binary})
 		if err == nil {
+			if body.binary {
+				// Bare CR/LF or NUL: IMAP servers normalise them (Dovecot even in a BINARY
+				// literal), so this message cannot stay byte-identical. Say so.
+				m.problem("warning", fmt.Sprintf("message %q in %q holds bare CR/LF or NUL bytes; the target may normalise them (its SHA-256 will differ)", msg.Subject, j.fc.path))
+			}
 			it.Status, it.UID, it.UIDValidity, it.LastError = state.StatusDone, ref.UID, ref.Folder.UIDValidity, ""
 			m.claim(j.fc, ref.UID)
 			m.record(ctx, j, it)

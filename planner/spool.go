@@ -21,7 +21,37 @@ type spooled struct {
 	file *os.File
 	size int64
 	sha  string
+	// binary: the body holds NUL or a CR/LF that is not part of a CRLF pair, which a plain
+	// IMAP literal cannot carry unchanged.
+	binary bool
 }
+
+// binaryDetector watches bytes go by for NUL and bare CR or LF.
+type binaryDetector struct {
+	prev  byte
+	found bool
+}
+
+func (d *binaryDetector) Write(p []byte) (int, error) {
+	if d.found {
+		return len(p), nil
+	}
+	for _, b := range p {
+		switch {
+		case b == 0:
+			d.found = true
+		case b == '\n' && d.prev != '\r':
+			d.found = true
+		case d.prev == '\r' && b != '\n':
+			d.found = true
+		}
+		d.prev = b
+	}
+	return len(p), nil
+}
+
+// done reports the verdict at the end of the body (a final lone CR counts).
+func (d *binaryDetector) done() bool { return d.found || d.prev == '\r' }
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
@@ -30,6 +60,7 @@ var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 // classifies it.
 func spool(r io.Reader, dir string, memLimit int64) (*spooled, error) {
 	h := sha256.New()
+	det := &binaryDetector{}
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer bufPool.Put(buf)
@@ -42,7 +73,8 @@ func spool(r io.Reader, dir string, memLimit int64) (*spooled, error) {
 	if n <= memLimit {
 		b := bytes.Clone(buf.Bytes())
 		h.Write(b)
-		return &spooled{mem: b, size: int64(len(b)), sha: hex.EncodeToString(h.Sum(nil))}, nil
+		det.Write(b)
+		return &spooled{mem: b, size: int64(len(b)), sha: hex.EncodeToString(h.Sum(nil)), binary: det.done()}, nil
 	}
 	f, err := os.CreateTemp(dir, "bascule-spool-*")
 	if err != nil {
@@ -50,7 +82,7 @@ func spool(r io.Reader, dir string, memLimit int64) (*spooled, error) {
 	}
 	// Unlink at once: the file lives as long as it is open, and a crash leaves nothing behind.
 	_ = os.Remove(f.Name())
-	w := io.MultiWriter(f, h)
+	w := io.MultiWriter(f, h, det)
 	if _, err := w.Write(buf.Bytes()); err != nil {
 		f.Close()
 		return nil, model.Fatal(fmt.Errorf("spool: %w", err))
@@ -64,7 +96,7 @@ func spool(r io.Reader, dir string, memLimit int64) (*spooled, error) {
 		}
 		return nil, err
 	}
-	return &spooled{file: f, size: n + m, sha: hex.EncodeToString(h.Sum(nil))}, nil
+	return &spooled{file: f, size: n + m, sha: hex.EncodeToString(h.Sum(nil)), binary: det.done()}, nil
 }
 
 // Reader returns a new reader over the whole body.

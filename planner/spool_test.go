@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -71,5 +72,20 @@ func BenchmarkSpool(b *testing.B) {
 			b.Fatal(err)
 		}
 		s.Close()
+	}
+}
+
+func TestSpoolDetectsBinary(t *testing.T) {
+	for in, want := range map[string]bool{"a\r\nb\r\n": false, "a\nb": true, "a\rb": true, "a\x00b": true, "ab\r": true, "": false} {
+		for _, limit := range []int64{1, 1 << 10} { // on disk and in memory
+			s, err := spool(strings.NewReader(in), t.TempDir(), limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.binary != want {
+				t.Errorf("spool(%q, limit %d).binary = %v, want %v", in, limit, s.binary, want)
+			}
+			s.Close()
+		}
 	}
 }

@@ -34,6 +34,8 @@ type Harness struct {
 	RejectAbove int64
 	// Large is the size of the large message tested (0 = 25 MiB).
 	Large int64
+	// Binary: the sink keeps bare LF / NUL bytes exact (BINARY APPEND).
+	Binary bool
 }
 
 // Run runs the suite. Subtests share the account, so each uses folders of its own.
@@ -183,9 +185,19 @@ func testAppendExact(t *testing.T, h Harness) {
 		{"malformed", []byte("Subject: =?utf-8?B?broken\r\nContent-Type: multipart/mixed; boundary=\"x\"\r\n\r\n--x\r\nContent-Type: text/plain\r\n\r\nno closing boundary\r\n"), model.Flags{Draft: true}, time.Date(2010, 12, 31, 23, 59, 59, 0, time.FixedZone("", -5*3600))},
 		{"large", large, model.Flags{}, time.Date(2024, 2, 29, 8, 0, 0, 0, time.UTC)},
 	}
+	if h.Binary {
+		cases = append(cases, struct {
+			name  string
+			body  []byte
+			flags model.Flags
+			when  time.Time
+		}{"binary", []byte("From: a@example.org\nSubject: bare LF and NUL\n\nline\x00one\nline two\r\n"), model.Flags{Seen: true}, time.Date(2020, 5, 5, 5, 5, 5, 0, time.UTC)})
+	}
 	uids := map[uint32]int{}
 	for i, c := range cases {
-		got, err := w.Append(ctx, ref, item(c.name, c.body, c.flags, c.when, ""))
+		it := item(c.name, c.body, c.flags, c.when, "")
+		it.Binary = c.name == "binary"
+		got, err := w.Append(ctx, ref, it)
 		if err != nil {
 			t.Fatalf("Append(%s) = %v", c.name, err)
 		}
