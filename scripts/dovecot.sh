@@ -31,6 +31,16 @@ stop() {
   echo "STOPPED dovecot pid=$pid (killed)"
 }
 
+# sieve_ready PORT: ManageSieve's first line is its "IMPLEMENTATION" capability (port 0: none).
+sieve_ready() {
+  [ "$1" = 0 ] && return 0
+  exec 4<>"/dev/tcp/127.0.0.1/$1" 2>/dev/null || return 1
+  local line=""
+  read -r -t 2 line <&4 || true
+  exec 4<&- 4>&-
+  [[ "$line" == '"IMPLEMENTATION"'* ]]
+}
+
 start() {
   local imap_port=${3:?IMAP_PORT} sieve_port=${4:-0}
   local bin=/usr/sbin/dovecot
@@ -168,6 +178,10 @@ service managesieve-login {
 }
 service anvil {
   $chroot_line
+  # No growing delay after failed logins (tests check refusals, then log in again).
+  unix_listener anvil-auth-penalty {
+    mode = 0
+  }
 }
 service stats {
   $chroot_line
@@ -197,8 +211,10 @@ CONF
       local greeting=""
       read -r -t 2 greeting <&3 || true
       exec 3<&- 3>&-
-      if [[ "$greeting" == "* OK"* ]]; then
-        echo "READY dovecot imap=127.0.0.1:$imap_port sieve=127.0.0.1:$sieve_port pid=$(cat "$dir/run/master.pid" 2>/dev/null)"
+      if [[ "$greeting" == "* OK"* ]] && sieve_ready "$sieve_port"; then
+        local sieve=none
+        [ "$sieve_port" != 0 ] && sieve=127.0.0.1:$sieve_port
+        echo "READY dovecot imap=127.0.0.1:$imap_port sieve=$sieve pid=$(cat "$dir/run/master.pid" 2>/dev/null)"
         return 0
       fi
     fi

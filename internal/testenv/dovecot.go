@@ -18,16 +18,20 @@ import (
 
 // DovecotServer is a running Dovecot.
 type DovecotServer struct {
-	Addr       string            // IMAP, host:port (plaintext, loopback)
-	SieveAddr  string            // ManageSieve, host:port
-	MasterUser string            // log in as "login*MasterUser" with MasterPass
+	Addr       string // IMAP, host:port (plaintext, loopback)
+	SieveAddr  string // ManageSieve, host:port
+	SievePort  int    // ManageSieve port on 127.0.0.1
+	MasterUser string // log in as "login*MasterUser" with MasterPass
 	MasterPass string
 	Users      map[string]string // login → password
 	Dir        string
 }
 
-// Dovecot starts a private Dovecot with the given logins (password "pw-<login>"), stopped
-// when the test ends. DOVECOT_MAX_MAIL_SIZE in the environment is passed to the script.
+// Dovecot starts a private Dovecot with the given logins, stopped when the test ends. A login
+// is "name" (password "pw-name") or "name:password"; names may hold '@'. With no logins the
+// accounts are alice and bob. DOVECOT_MAX_MAIL_SIZE in the environment is passed to the
+// script. When Dovecot is not installed the test is skipped loudly, or fails when
+// BASCULE_REQUIRE_SERVERS=1 (CI).
 func Dovecot(t testing.TB, logins ...string) *DovecotServer {
 	t.Helper()
 	if _, err := os.Stat("/usr/sbin/dovecot"); err != nil {
@@ -47,8 +51,12 @@ func Dovecot(t testing.TB, logins ...string) *DovecotServer {
 	d := &DovecotServer{MasterUser: "bascule-admin", MasterPass: "master-" + filepath.Base(dir), Users: map[string]string{}, Dir: dir}
 	var users []string
 	for _, l := range logins {
-		d.Users[l] = "pw-" + l
-		users = append(users, l+":"+d.Users[l])
+		login, pw, ok := strings.Cut(l, ":")
+		if !ok {
+			pw = "pw-" + login
+		}
+		d.Users[login] = pw
+		users = append(users, login+":"+pw)
 	}
 	imapPort, sievePort := freePort(t), freePort(t)
 	cmd := exec.Command(filepath.Join(repoRoot(), "scripts", "dovecot.sh"), "start", dir, fmt.Sprint(imapPort), fmt.Sprint(sievePort))
@@ -66,6 +74,7 @@ func Dovecot(t testing.TB, logins ...string) *DovecotServer {
 	}
 	d.Addr = fmt.Sprintf("127.0.0.1:%d", imapPort)
 	d.SieveAddr = fmt.Sprintf("127.0.0.1:%d", sievePort)
+	d.SievePort = sievePort
 	t.Logf("dovecot started: imap=%s dir=%s", d.Addr, dir)
 	t.Cleanup(func() {
 		if out, err := exec.Command(filepath.Join(repoRoot(), "scripts", "dovecot.sh"), "stop", dir).CombinedOutput(); err != nil {
@@ -101,7 +110,24 @@ func freePort(t testing.TB) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
+// repoRoot finds the module root (the directory holding go.mod and scripts/) upwards from
+// the test's working directory, which `go test` sets to the package's directory; it falls
+// back to this source file's location.
 func repoRoot() string {
+	if dir, err := os.Getwd(); err == nil {
+		for {
+			if _, err := os.Stat(filepath.Join(dir, "scripts", "dovecot.sh")); err == nil {
+				if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+					return dir
+				}
+			}
+			parent := filepath.Dir(dir)
+			if parent == dir {
+				break
+			}
+			dir = parent
+		}
+	}
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Dir(filepath.Dir(filepath.Dir(file)))
 }
