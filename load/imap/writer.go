@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"sort"
 	"strings"
 	"sync"
 
@@ -143,17 +144,17 @@ func (w *writer) list(ctx context.Context) error {
 		return w.classify(c, err, "LIST")
 	}
 	w.existing = map[string][]imap.MailboxAttr{}
-	w.sep = "/"
 	for _, b := range boxes {
 		w.existing[b.Mailbox] = b.Attrs
-		if b.Delim != 0 {
-			w.sep = string(b.Delim)
-		}
 	}
-	if len(boxes) == 0 {
-		if d, err := c.List("", "", nil).Collect(); err == nil && len(d) > 0 && d[0].Delim != 0 {
-			w.sep = string(d[0].Delim)
-		}
+	// The hierarchy separator of the personal namespace: LIST "" "" (RFC 3501 §6.3.8).
+	root, err := c.List("", "", nil).Collect()
+	if err != nil {
+		return w.classify(c, err, `LIST "" ""`)
+	}
+	w.sep = ""
+	if len(root) > 0 && root[0].Delim != 0 {
+		w.sep = string(root[0].Delim)
 	}
 	w.listed = true
 	return nil
@@ -188,6 +189,9 @@ func (w *writer) EnsureFolder(ctx context.Context, f model.Folder) (load.FolderR
 		return load.FolderRef{}, err
 	}
 	if _, ok := w.existing[name]; !ok {
+		if err := w.createParents(c, name); err != nil {
+			return load.FolderRef{}, err
+		}
 		var opts *imap.CreateOptions
 		if use != "" && c.Caps().Has(imap.CapCreateSpecialUse) {
 			opts = &imap.CreateOptions{SpecialUse: []imap.MailboxAttr{use}}
@@ -215,6 +219,30 @@ func (w *writer) EnsureFolder(ctx context.Context, f model.Folder) (load.FolderR
 	return ref, nil
 }
 
+// createParents creates the missing ancestors of name, top first (the caller holds fmu).
+func (w *writer) createParents(c *imapclient.Client, name string) error {
+	if w.sep == "" {
+		return nil
+	}
+	parts := strings.Split(name, w.sep)
+	for i := 1; i < len(parts); i++ {
+		parent := strings.Join(parts[:i], w.sep)
+		if _, ok := w.existing[parent]; ok || strings.EqualFold(parent, "INBOX") {
+			continue
+		}
+		err := c.Create(parent, nil).Wait()
+		var ie *imap.Error
+		if errors.As(err, &ie) && ie.Code == imap.ResponseCodeAlreadyExists {
+			err = nil
+		}
+		if err != nil {
+			return w.classify(c, err, fmt.Sprintf("CREATE %q", parent))
+		}
+		w.existing[parent] = nil
+	}
+	return nil
+}
+
 // targetName decides the target mailbox name of f (the caller holds fmu).
 func (w *writer) targetName(f model.Folder) (string, imap.MailboxAttr) {
 	if f.WellKnown == model.WellKnownInbox {
@@ -228,12 +256,15 @@ func (w *writer) targetName(f model.Folder) (string, imap.MailboxAttr) {
 	if f.WellKnown != "" && !hasParent {
 		use := specialUse[f.WellKnown]
 		if use != "" {
+			var found []string
 			for name, attrs := range w.existing {
-				for _, a := range attrs {
-					if a == use {
-						return name, use
-					}
+				if containsAttr(attrs, use) {
+					found = append(found, name)
 				}
+			}
+			if len(found) > 0 {
+				sort.Strings(found) // several folders of the same use: always the same one
+				return found[0], use
 			}
 		}
 		n := w.s.cfg.FolderNames[f.WellKnown]
@@ -244,11 +275,17 @@ func (w *writer) targetName(f model.Folder) (string, imap.MailboxAttr) {
 			return n, use
 		}
 	}
-	leaf := strings.ReplaceAll(display, w.sep, "∕")
+	leaf := display
+	if w.sep != "" {
+		leaf = strings.ReplaceAll(display, w.sep, "∕")
+	}
 	if strings.TrimSpace(leaf) == "" {
 		leaf = "_"
 	}
 	if hasParent {
+		if w.sep == "" { // a flat server: the child's name shows its parent
+			return parent + "∕" + leaf, ""
+		}
 		return parent + w.sep + leaf, ""
 	}
 	if strings.EqualFold(leaf, "INBOX") {
@@ -405,19 +442,32 @@ func (w *writer) Lookup(ctx context.Context, folder load.FolderRef, msg model.Me
 	if err != nil {
 		return load.ItemRef{}, err
 	}
-	crit := &imap.SearchCriteria{Larger: size - 1, Smaller: size + 1}
-	if msg.MessageID != "" {
-		crit.Header = []imap.SearchCriteriaHeaderField{{Key: "Message-ID", Value: msg.MessageID}}
-	}
-	data, err := c.UIDSearch(crit, nil).Wait()
-	if err != nil {
-		return load.ItemRef{}, w.classify(c, err, "UID SEARCH")
-	}
-	var cands imap.UIDSet
-	for _, uid := range data.AllUIDs() {
-		if !exclude[uint32(uid)] {
-			cands.AddNum(uid)
+	// Candidates by size (RFC822.SIZE is the byte count of a CRLF message), narrowed by
+	// Message-ID when known; if the header search finds nothing (a Message-ID written
+	// differently in the header), size alone: the SHA-256 decides anyway.
+	search := func(messageID string) (imap.UIDSet, error) {
+		crit := &imap.SearchCriteria{Larger: size - 1, Smaller: size + 1}
+		if messageID != "" {
+			crit.Header = []imap.SearchCriteriaHeaderField{{Key: "Message-ID", Value: messageID}}
 		}
+		data, err := c.UIDSearch(crit, nil).Wait()
+		if err != nil {
+			return nil, w.classify(c, err, "UID SEARCH")
+		}
+		var cands imap.UIDSet
+		for _, uid := range data.AllUIDs() {
+			if !exclude[uint32(uid)] {
+				cands.AddNum(uid)
+			}
+		}
+		return cands, nil
+	}
+	cands, err := search(msg.MessageID)
+	if err == nil && len(cands) == 0 && msg.MessageID != "" {
+		cands, err = search("")
+	}
+	if err != nil {
+		return load.ItemRef{}, err
 	}
 	if len(cands) == 0 {
 		return load.ItemRef{}, fmt.Errorf("lookup in %q: %w", folder.Name, model.ErrNotFound)
@@ -510,7 +560,9 @@ func (w *writer) SetFlags(ctx context.Context, ref load.ItemRef, flags model.Fla
 }
 
 // Delete removes one message with UID STORE \Deleted and UID EXPUNGE (never a plain EXPUNGE,
-// which would also remove what others marked). A vanished message is not an error.
+// which would also remove what others marked). On a server without UIDPLUS the message is
+// only marked \Deleted (a warning is logged). A vanished message is not an error; a refusal
+// wraps model.ErrPermanent, connection trouble model.ErrRetryable.
 func (w *writer) Delete(ctx context.Context, ref load.ItemRef) error {
 	w.selMu.Lock()
 	defer w.selMu.Unlock()
@@ -518,9 +570,7 @@ func (w *writer) Delete(ctx context.Context, ref load.ItemRef) error {
 	if err != nil {
 		return err
 	}
-	if !c.Caps().Has(imap.CapUIDPlus) && !c.Caps().Has(imap.CapIMAP4rev2) {
-		return model.Permanent(errors.New("the target has no UIDPLUS: a single message cannot be expunged safely"))
-	}
+	uidplus := c.Caps().Has(imap.CapUIDPlus) || c.Caps().Has(imap.CapIMAP4rev2)
 	uv, err := w.selectFolder(ctx, c, ref.Folder.Name)
 	if err != nil {
 		return err
@@ -531,6 +581,12 @@ func (w *writer) Delete(ctx context.Context, ref load.ItemRef) error {
 	uids := imap.UIDSetNum(imap.UID(ref.UID))
 	if err := c.Store(uids, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close(); err != nil {
 		return w.classify(c, err, "UID STORE \\Deleted")
+	}
+	if !uidplus {
+		// Without UIDPLUS only a plain EXPUNGE exists, which would also remove what the
+		// account's owner marked \Deleted: the message stays marked, clients hide it.
+		w.s.cfg.Logger.Warn("the target has no UIDPLUS: message marked \\Deleted, not expunged", "folder", ref.Folder.Name, "uid", ref.UID)
+		return nil
 	}
 	if err := c.UIDExpunge(uids).Close(); err != nil {
 		return w.classify(c, err, "UID EXPUNGE")
@@ -555,6 +611,15 @@ func (w *writer) Close() error {
 	err := w.c.Close()
 	w.c = nil
 	return err
+}
+
+func containsAttr(l []imap.MailboxAttr, a imap.MailboxAttr) bool {
+	for _, x := range l {
+		if x == a {
+			return true
+		}
+	}
+	return false
 }
 
 func containsFlag(l []imap.Flag, f imap.Flag) bool {
