@@ -7,6 +7,7 @@ import (
 	"io"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,8 +24,10 @@ type StoredMessage struct {
 	InternalDate time.Time
 }
 
-// Has reports whether the message carries flag.
-func (m StoredMessage) Has(flag imap.Flag) bool { return slices.Contains(m.Flags, flag) }
+// Has reports whether the message carries flag (compared without case, as IMAP does).
+func (m StoredMessage) Has(flag imap.Flag) bool {
+	return slices.ContainsFunc(m.Flags, func(f imap.Flag) bool { return strings.EqualFold(string(f), string(flag)) })
+}
 
 // StoredFolder is one mailbox of an account, with its attributes (special use included when
 // the server reports it).

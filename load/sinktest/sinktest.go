@@ -17,21 +17,35 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 
-	"github.com/bascule-migrate/bascule/internal/imapcheck"
+	"github.com/bascule-migrate/bascule/internal/testenv"
 	"github.com/bascule-migrate/bascule/load"
 	"github.com/bascule-migrate/bascule/model"
 )
 
-// Harness tells the suite how to reach one fresh target account.
+// Harness tells the suite how to reach one target account and what the server can do. The
+// account may hold anything already: every case works in folders of its own.
 type Harness struct {
-	// Open opens a writer on the account under test (fresh for each subtest).
+	// Open opens a writer on the account under test (a new session each call).
 	Open func(t *testing.T) load.MailboxWriter
-	// Read returns what the account holds now.
-	Read func(t *testing.T) *imapcheck.Snapshot
-	// SpecialUse: the server reports special-use attributes (RFC 6154).
+	// Read returns what the account holds now, read with a client independent of the sink.
+	Read func(t *testing.T) testenv.Account
+	// AddKeyword sets a keyword on one message behind the sink's back (to check SetFlags
+	// keeps what it does not manage); nil leaves that check out.
+	AddKeyword func(t *testing.T, ref load.ItemRef, keyword imap.Flag)
+	// SpecialUse: the server reports special-use attributes (RFC 6154), so well-known folders
+	// must land in folders that carry them.
 	SpecialUse bool
+	// NoAppendUID: the server may not say where a message landed (no UIDPLUS APPENDUID).
+	NoAppendUID bool
+	// NoUIDExpunge: the server has no UID EXPUNGE (no UIDPLUS); Delete only marks \Deleted.
+	NoUIDExpunge bool
+	// KeepsZone: INTERNALDATE comes back in the zone it was given (Dovecot answers in its own
+	// zone; the instant is checked either way).
+	KeepsZone bool
 	// RejectAbove: the server refuses messages larger than this; 0 leaves that case out.
 	RejectAbove int64
+	// RejectText is a piece of the server's refusal text that the error must carry.
+	RejectText string
 	// Large is the size of the large message tested (0 = 25 MiB).
 	Large int64
 	// Binary: the sink keeps bare LF / NUL bytes exact (BINARY APPEND).
@@ -63,13 +77,18 @@ func folder(id, parent string, wellKnown string, path ...string) model.Folder {
 	return model.Folder{ID: id, ParentID: parent, WellKnown: wellKnown, Path: path}
 }
 
-func find(s *imapcheck.Snapshot, name string) *imapcheck.Folder {
-	for i := range s.Folders {
-		if s.Folders[i].Name == name {
-			return &s.Folders[i]
-		}
+// folderView is one folder read back, with its messages.
+type folderView struct {
+	testenv.StoredFolder
+	Messages []testenv.StoredMessage
+}
+
+func find(a testenv.Account, name string) *folderView {
+	f, ok := a.Folder(name)
+	if !ok {
+		return nil
 	}
-	return nil
+	return &folderView{StoredFolder: f, Messages: a.Messages[name]}
 }
 
 func testFolders(t *testing.T, h Harness) {
@@ -102,24 +121,39 @@ func testFolders(t *testing.T, h Harness) {
 	if !strings.HasPrefix(refs["f-ete"].Name, refs["f-proj"].Name) || !strings.HasPrefix(refs["f-proj"].Name, "INBOX") {
 		t.Errorf("nested folders: %q under %q under INBOX", refs["f-ete"].Name, refs["f-proj"].Name)
 	}
-	sent, err := w.EnsureFolder(ctx, folder("f-sent", "root", model.WellKnownSentItems, "Éléments envoyés"))
-	if err != nil {
-		t.Fatalf("EnsureFolder(sentitems) = %v", err)
+	// Well-known folders, named as a French Exchange names them.
+	wellKnown := []struct {
+		f   model.Folder
+		use imap.MailboxAttr
+	}{
+		{folder("f-sent", "root", model.WellKnownSentItems, "Éléments envoyés"), imap.MailboxAttrSent},
+		{folder("f-drafts", "root", model.WellKnownDrafts, "Brouillons"), imap.MailboxAttrDrafts},
+		{folder("f-trash", "root", model.WellKnownDeletedItems, "Éléments supprimés"), imap.MailboxAttrTrash},
+		{folder("f-junk", "root", model.WellKnownJunkEmail, "Courrier indésirable"), imap.MailboxAttrJunk},
+		{folder("f-archive", "root", model.WellKnownArchive, "Archives"), imap.MailboxAttrArchive},
+		{folder("f-outbox", "root", model.WellKnownOutbox, "Boîte d'envoi"), ""},
+	}
+	names := map[string]string{}
+	for _, wk := range wellKnown {
+		ref, err := w.EnsureFolder(ctx, wk.f)
+		if err != nil {
+			t.Fatalf("EnsureFolder(%s) = %v", wk.f.WellKnown, err)
+		}
+		if prev, dup := names[ref.Name]; dup {
+			t.Errorf("%s and %s both went to %q", prev, wk.f.WellKnown, ref.Name)
+		}
+		names[ref.Name] = wk.f.WellKnown
+		refs[wk.f.ID] = ref
+		fs = append(fs, wk.f)
 	}
 	// A second writer (a rerun) finds the same folders.
 	w2 := open(t, h)
-	for _, f := range append(fs, folder("f-sent", "root", model.WellKnownSentItems, "Éléments envoyés")) {
-		if f.ParentID == "f-inbox" {
-			if _, err := w2.EnsureFolder(ctx, folder("f-inbox", "root", model.WellKnownInbox, "Inbox")); err != nil {
-				t.Fatal(err)
-			}
-		}
+	if _, err := w2.EnsureFolder(ctx, folder("f-inbox", "root", model.WellKnownInbox, "Inbox")); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fs {
 		ref, err := w2.EnsureFolder(ctx, f)
-		want := refs[f.ID]
-		if f.ID == "f-sent" {
-			want = sent
-		}
-		if err != nil || ref != want {
+		if want := refs[f.ID]; err != nil || ref != want {
 			t.Errorf("rerun EnsureFolder(%q) = %+v, %v; want %+v", strings.Join(f.Path, "/"), ref, err, want)
 		}
 	}
@@ -129,10 +163,21 @@ func testFolders(t *testing.T, h Harness) {
 			t.Errorf("folder %s (%q) is not on the target", id, ref.Name)
 		}
 	}
+	// A separator inside a display name does not make a hierarchy.
+	for _, name := range []string{"A", "êé"} {
+		if find(snap, name) != nil {
+			t.Errorf("a folder %q exists: a display name holding the separator was split", name)
+		}
+	}
 	if h.SpecialUse {
-		f := find(snap, sent.Name)
-		if f == nil || !hasAttr(f.Attrs, imap.MailboxAttrSent) {
-			t.Errorf("sent items went to %q, which is not the \\Sent folder (%v)", sent.Name, f)
+		for _, wk := range wellKnown {
+			if wk.use == "" {
+				continue
+			}
+			f := find(snap, refs[wk.f.ID].Name)
+			if f == nil || !f.Has(wk.use) {
+				t.Errorf("%s went to %q, which is not the %s folder (%+v)", wk.f.WellKnown, refs[wk.f.ID].Name, wk.use, f)
+			}
 		}
 	}
 }
@@ -193,7 +238,7 @@ func testAppendExact(t *testing.T, h Harness) {
 			when  time.Time
 		}{"binary", []byte("From: a@example.org\nSubject: bare LF and NUL\n\nline\x00one\nline two\r\n"), model.Flags{Seen: true}, time.Date(2020, 5, 5, 5, 5, 5, 0, time.UTC)})
 	}
-	uids := map[uint32]int{}
+	uids := map[int]uint32{}
 	for i, c := range cases {
 		it := item(c.name, c.body, c.flags, c.when, "")
 		it.Binary = c.name == "binary"
@@ -204,25 +249,39 @@ func testAppendExact(t *testing.T, h Harness) {
 		if got.Folder.Name != ref.Name {
 			t.Errorf("Append(%s) landed in %q", c.name, got.Folder.Name)
 		}
-		uids[got.UID] = i
+		if got.UID == 0 && !h.NoAppendUID {
+			t.Errorf("Append(%s) = UID 0: the server gave no APPENDUID", c.name)
+		}
+		uids[i] = got.UID
 	}
 	snap := h.Read(t)
 	f := find(snap, ref.Name)
 	if f == nil || len(f.Messages) != len(cases) {
 		t.Fatalf("folder %q holds %v, want %d messages", ref.Name, f, len(cases))
 	}
+	bySHA := map[string]testenv.StoredMessage{}
 	for _, m := range f.Messages {
-		i, ok := uids[m.UID]
-		if !ok && len(uids) > 1 { // servers without UIDPLUS return UID 0
-			t.Errorf("unexpected UID %d", m.UID)
+		bySHA[m.SHA256] = m
+	}
+	for i, c := range cases {
+		m, ok := bySHA[sha(c.body)]
+		if !ok {
+			t.Errorf("%s: no message on the target has its bytes (changed in transit?)", c.name)
 			continue
 		}
-		c := cases[i]
-		if m.SHA256 != sha(c.body) {
-			t.Errorf("%s: bytes changed on the target (size %d, want %d)", c.name, m.Size, len(c.body))
+		if uids[i] != 0 && m.UID != uids[i] {
+			t.Errorf("%s: Append said UID %d, it is at UID %d", c.name, uids[i], m.UID)
+		}
+		if m.Size != int64(len(c.body)) {
+			t.Errorf("%s: RFC822.SIZE %d, want %d", c.name, m.Size, len(c.body))
 		}
 		if !m.InternalDate.Equal(c.when) {
 			t.Errorf("%s: INTERNALDATE %v, want %v", c.name, m.InternalDate, c.when)
+		}
+		_, gotOff := m.InternalDate.Zone()
+		_, wantOff := c.when.Zone()
+		if h.KeepsZone && gotOff != wantOff {
+			t.Errorf("%s: INTERNALDATE zone %v, want %v", c.name, m.InternalDate, c.when)
 		}
 		for flag, want := range map[imap.Flag]bool{imap.FlagSeen: c.flags.Seen, imap.FlagFlagged: c.flags.Flagged, imap.FlagAnswered: c.flags.Answered, imap.FlagDraft: c.flags.Draft} {
 			if m.Has(flag) != want {
@@ -243,15 +302,23 @@ func testConcurrent(t *testing.T, h Harness) {
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
 	want := map[string]bool{}
+	var mu sync.Mutex
+	uidOf := map[string]uint32{} // SHA-256 → UID that Append returned
 	for i := range n {
+		// Sizes from a few bytes to ~10 KB: small and large literals interleave.
 		body := []byte(fmt.Sprintf("From: c@example.org\r\nSubject: concurrent %d\r\n\r\n%s\r\n", i, strings.Repeat("z", i*50)))
 		want[sha(body)] = true
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := w.Append(ctx, ref, item(fmt.Sprint(i), body, model.Flags{}, time.Now(), "")); err != nil {
+			r, err := w.Append(ctx, ref, item(fmt.Sprint(i), body, model.Flags{}, time.Now(), ""))
+			if err != nil {
 				errs <- err
+				return
 			}
+			mu.Lock()
+			uidOf[sha(body)] = r.UID
+			mu.Unlock()
 		}()
 	}
 	wg.Wait()
@@ -266,6 +333,9 @@ func testConcurrent(t *testing.T, h Harness) {
 	for _, m := range f.Messages {
 		if !want[m.SHA256] {
 			t.Errorf("UID %d: unexpected bytes", m.UID)
+		}
+		if u := uidOf[m.SHA256]; (u != 0 || !h.NoAppendUID) && u != m.UID {
+			t.Errorf("UID %d: Append returned UID %d for these bytes", m.UID, u)
 		}
 		delete(want, m.SHA256)
 	}
@@ -283,39 +353,50 @@ func testLookup(t *testing.T, h Harness) {
 	}
 	withID := []byte("From: a@example.org\r\nMessage-ID: <lookup-1@example.org>\r\nSubject: with id\r\n\r\nbody\r\n")
 	noID := []byte("From: a@example.org\r\nSubject: no id\r\n\r\nsame bytes twice\r\n")
+	sameSize := []byte("From: a@example.org\r\nSubject: no id\r\n\r\nsame bytes tw1ce\r\n") // same size, other bytes
 	when := time.Date(2022, 3, 3, 3, 3, 3, 0, time.UTC)
-	r1, err := w.Append(ctx, ref, item("1", withID, model.Flags{}, when, "<lookup-1@example.org>"))
-	if err != nil {
-		t.Fatal(err)
+	for i, b := range [][]byte{withID, noID, noID, sameSize} {
+		if _, err := w.Append(ctx, ref, item(fmt.Sprint(i), b, model.Flags{}, when, "")); err != nil {
+			t.Fatal(err)
+		}
 	}
-	r2, err := w.Append(ctx, ref, item("2", noID, model.Flags{}, when, ""))
-	if err != nil {
-		t.Fatal(err)
+	// Where they really are, read independently of the sink.
+	uidsOf := map[string][]uint32{}
+	for _, m := range find(h.Read(t), ref.Name).Messages {
+		uidsOf[m.SHA256] = append(uidsOf[m.SHA256], m.UID)
 	}
-	r3, err := w.Append(ctx, ref, item("3", noID, model.Flags{}, when, ""))
-	if err != nil {
-		t.Fatal(err)
+	if len(uidsOf[sha(withID)]) != 1 || len(uidsOf[sha(noID)]) != 2 {
+		t.Fatalf("the folder holds %v", uidsOf)
 	}
-	if r1.UID == 0 {
-		t.Skip("the server gives no APPENDUID: look-ups cannot be checked against UIDs")
+	idUID, copies := uidsOf[sha(withID)][0], uidsOf[sha(noID)]
+
+	for _, mid := range []string{"<lookup-1@example.org>", "", "<written-otherwise@example.org>"} {
+		got, err := w.Lookup(ctx, ref, model.Message{MessageID: mid}, int64(len(withID)), sha(withID), nil)
+		if err != nil || got.UID != idUID || got.Folder.Name != ref.Name {
+			t.Errorf("Lookup(Message-ID %q) = %+v, %v; want UID %d", mid, got, err, idUID)
+		}
 	}
-	got, err := w.Lookup(ctx, ref, model.Message{MessageID: "<lookup-1@example.org>"}, int64(len(withID)), sha(withID), nil)
-	if err != nil || got.UID != r1.UID {
-		t.Errorf("Lookup(with Message-ID) = %+v, %v; want UID %d", got, err, r1.UID)
-	}
-	if _, err := w.Lookup(ctx, ref, model.Message{MessageID: "<lookup-1@example.org>"}, int64(len(withID)), sha(withID), map[uint32]bool{r1.UID: true}); !errors.Is(err, model.ErrNotFound) {
+	if _, err := w.Lookup(ctx, ref, model.Message{MessageID: "<lookup-1@example.org>"}, int64(len(withID)), sha(withID), map[uint32]bool{idUID: true}); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("Lookup excluding its UID = %v, want ErrNotFound", err)
 	}
+	// Two identical messages are told apart by exclude.
 	a, err := w.Lookup(ctx, ref, model.Message{}, int64(len(noID)), sha(noID), map[uint32]bool{})
-	if err != nil || (a.UID != r2.UID && a.UID != r3.UID) {
-		t.Fatalf("Lookup(no Message-ID) = %+v, %v", a, err)
+	if err != nil || (a.UID != copies[0] && a.UID != copies[1]) {
+		t.Fatalf("Lookup(no Message-ID) = %+v, %v; want one of %v", a, err, copies)
 	}
 	b, err := w.Lookup(ctx, ref, model.Message{}, int64(len(noID)), sha(noID), map[uint32]bool{a.UID: true})
-	if err != nil || b.UID == a.UID || (b.UID != r2.UID && b.UID != r3.UID) {
-		t.Errorf("identical bytes: second Lookup = %+v, %v; want the other copy of %d", b, err, a.UID)
+	if err != nil || b.UID == a.UID || (b.UID != copies[0] && b.UID != copies[1]) {
+		t.Errorf("identical bytes: second Lookup = %+v, %v; want the other copy of %d among %v", b, err, a.UID, copies)
 	}
+	if _, err := w.Lookup(ctx, ref, model.Message{}, int64(len(noID)), sha(noID), map[uint32]bool{copies[0]: true, copies[1]: true}); !errors.Is(err, model.ErrNotFound) {
+		t.Errorf("Lookup with both copies excluded = %v, want ErrNotFound", err)
+	}
+	// Same size, other bytes: the SHA-256 decides.
 	if _, err := w.Lookup(ctx, ref, model.Message{}, int64(len(noID)), sha(withID), nil); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("Lookup with a wrong SHA-256 = %v, want ErrNotFound", err)
+	}
+	if _, err := w.Lookup(ctx, ref, model.Message{}, 12345, sha(noID), nil); !errors.Is(err, model.ErrNotFound) {
+		t.Errorf("Lookup with a wrong size = %v, want ErrNotFound", err)
 	}
 }
 
@@ -327,29 +408,50 @@ func testFlagsDelete(t *testing.T, h Harness) {
 		t.Fatal(err)
 	}
 	body := []byte("From: a@example.org\r\nSubject: flags\r\n\r\nx\r\n")
-	r, err := w.Append(ctx, ref, item("1", body, model.Flags{Seen: true, Draft: true}, time.Now(), ""))
-	if err != nil {
+	otherBody := []byte("Subject: other\r\n\r\ny\r\n")
+	if _, err := w.Append(ctx, ref, item("1", body, model.Flags{Seen: true, Draft: true}, time.Now(), "")); err != nil {
 		t.Fatal(err)
 	}
-	other, err := w.Append(ctx, ref, item("2", []byte("Subject: other\r\n\r\ny\r\n"), model.Flags{}, time.Now(), ""))
-	if err != nil {
+	if _, err := w.Append(ctx, ref, item("2", otherBody, model.Flags{}, time.Now(), "")); err != nil {
 		t.Fatal(err)
 	}
-	if r.UID == 0 {
-		t.Skip("the server gives no APPENDUID")
+	r, err := w.Lookup(ctx, ref, model.Message{}, int64(len(body)), sha(body), nil)
+	if err != nil {
+		t.Fatalf("Lookup = %v", err)
 	}
-	if err := w.SetFlags(ctx, r, model.Flags{Flagged: true, Answered: true}); err != nil {
-		t.Fatalf("SetFlags = %v", err)
+	other, err := w.Lookup(ctx, ref, model.Message{}, int64(len(otherBody)), sha(otherBody), nil)
+	if err != nil {
+		t.Fatalf("Lookup = %v", err)
 	}
-	m := find(h.Read(t), ref.Name).Messages
-	var got imapcheck.Message
-	for _, x := range m {
-		if x.UID == r.UID {
-			got = x
+	const keyword = imap.Flag("$Label1")
+	if h.AddKeyword != nil {
+		h.AddKeyword(t, r, keyword)
+	}
+	stored := func(uid uint32) (testenv.StoredMessage, bool) {
+		for _, x := range find(h.Read(t), ref.Name).Messages {
+			if x.UID == uid {
+				return x, true
+			}
+		}
+		return testenv.StoredMessage{}, false
+	}
+	for _, want := range []model.Flags{{Flagged: true, Answered: true}, {Seen: true, Draft: true}, {}} {
+		if err := w.SetFlags(ctx, r, want); err != nil {
+			t.Fatalf("SetFlags(%+v) = %v", want, err)
+		}
+		got, _ := stored(r.UID)
+		for flag, on := range map[imap.Flag]bool{imap.FlagSeen: want.Seen, imap.FlagFlagged: want.Flagged, imap.FlagAnswered: want.Answered, imap.FlagDraft: want.Draft} {
+			if got.Has(flag) != on {
+				t.Errorf("after SetFlags(%+v) the flags are %v", want, got.Flags)
+				break
+			}
+		}
+		if h.AddKeyword != nil && !got.Has(keyword) {
+			t.Errorf("after SetFlags(%+v) the keyword %s is gone: %v", want, keyword, got.Flags)
 		}
 	}
-	if got.Has(imap.FlagSeen) || got.Has(imap.FlagDraft) || !got.Has(imap.FlagFlagged) || !got.Has(imap.FlagAnswered) {
-		t.Errorf("after SetFlags the flags are %v", got.Flags)
+	if got, _ := stored(other.UID); len(got.Flags) != 0 {
+		t.Errorf("SetFlags touched another message: %v", got.Flags)
 	}
 	missing := load.ItemRef{Folder: r.Folder, UID: r.UID + 1000}
 	if err := w.SetFlags(ctx, missing, model.Flags{Seen: true}); !errors.Is(err, model.ErrNotFound) {
@@ -361,9 +463,15 @@ func testFlagsDelete(t *testing.T, h Harness) {
 	if err := w.Delete(ctx, r); err != nil {
 		t.Errorf("Delete again = %v, want nil", err)
 	}
-	m = find(h.Read(t), ref.Name).Messages
-	if len(m) != 1 || m[0].UID != other.UID {
-		t.Errorf("after Delete the folder holds %+v, want only UID %d", m, other.UID)
+	m := find(h.Read(t), ref.Name).Messages
+	if h.NoUIDExpunge {
+		if got, ok := stored(r.UID); !ok || !got.Has(imap.FlagDeleted) || len(m) != 2 {
+			t.Errorf("without UID EXPUNGE: the message should stay, marked \\Deleted: %+v", m)
+		}
+		return
+	}
+	if len(m) != 1 || m[0].UID != other.UID || m[0].Has(imap.FlagDeleted) {
+		t.Errorf("after Delete the folder holds %+v, want only UID %d, unmarked", m, other.UID)
 	}
 }
 
@@ -376,11 +484,19 @@ func testRefused(t *testing.T, h Harness) {
 	}
 	big := append([]byte("Subject: too big\r\n\r\n"), bytes.Repeat([]byte("y"), int(h.RejectAbove)+10)...)
 	_, err = w.Append(ctx, ref, item("big", big, model.Flags{}, time.Now(), ""))
-	if !errors.Is(err, model.ErrPermanent) {
+	if !errors.Is(err, model.ErrPermanent) || errors.Is(err, model.ErrRetryable) {
 		t.Fatalf("Append(too big) = %v, want a permanent error", err)
 	}
-	// The writer goes on working after a refusal.
-	if _, err := w.Append(ctx, ref, item("small", []byte("Subject: small\r\n\r\nok\r\n"), model.Flags{}, time.Now(), "")); err != nil {
+	if h.RejectText != "" && !strings.Contains(err.Error(), h.RejectText) {
+		t.Errorf("Append(too big) = %v: the server's text %q is missing", err, h.RejectText)
+	}
+	// The writer goes on working after a refusal, and nothing of the refused message landed.
+	small := []byte("Subject: small\r\n\r\nok\r\n")
+	if _, err := w.Append(ctx, ref, item("small", small, model.Flags{}, time.Now(), "")); err != nil {
 		t.Fatalf("Append after a refusal = %v", err)
+	}
+	m := find(h.Read(t), ref.Name).Messages
+	if len(m) != 1 || m[0].SHA256 != sha(small) {
+		t.Errorf("after a refusal the folder holds %+v, want only the small message", m)
 	}
 }

@@ -1,0 +1,121 @@
+package imap_test
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"net"
+	"sync"
+	"testing"
+)
+
+func sha(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// proxy forwards TCP connections to a server and can cut them all, at once or after a number
+// of client-to-server bytes, to play a network failure.
+type proxy struct {
+	ln     net.Listener
+	target string
+
+	mu       sync.Mutex
+	open     map[net.Conn]bool
+	sent     int64 // client → server bytes since the last cutAfter
+	cutAt    int64 // cut when sent reaches this (0: never)
+	accepted int
+	rec      []byte // client → server bytes, the first 1 MiB
+}
+
+// recorded returns what clients sent so far (the first 1 MiB).
+func (p *proxy) recorded() []byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]byte(nil), p.rec...)
+}
+
+func startProxy(t *testing.T, target string) *proxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{ln: ln, target: target, open: map[net.Conn]bool{}}
+	go p.serve()
+	t.Cleanup(func() { ln.Close(); p.cutNow() })
+	return p
+}
+
+func (p *proxy) addr() string { return p.ln.Addr().String() }
+
+func (p *proxy) conns() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.accepted
+}
+
+// cutAfter cuts every connection once n more bytes went from clients to the server.
+func (p *proxy) cutAfter(n int64) {
+	p.mu.Lock()
+	p.sent, p.cutAt = 0, n
+	p.mu.Unlock()
+}
+
+// cutNow closes every open connection.
+func (p *proxy) cutNow() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for c := range p.open {
+		c.Close()
+	}
+	p.open = map[net.Conn]bool{}
+	p.cutAt = 0
+}
+
+func (p *proxy) serve() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		s, err := net.Dial("tcp", p.target)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		p.mu.Lock()
+		p.open[c], p.open[s] = true, true
+		p.accepted++
+		p.mu.Unlock()
+		go func() { io.Copy(c, s); c.Close(); s.Close() }()
+		go p.upstream(c, s)
+	}
+}
+
+func (p *proxy) upstream(c, s net.Conn) {
+	defer c.Close()
+	defer s.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := c.Read(buf)
+		if n > 0 {
+			p.mu.Lock()
+			p.sent += int64(n)
+			if len(p.rec) < 1<<20 {
+				p.rec = append(p.rec, buf[:n]...)
+			}
+			cut := p.cutAt > 0 && p.sent >= p.cutAt
+			p.mu.Unlock()
+			if cut {
+				p.cutNow()
+				return
+			}
+			if _, err := s.Write(buf[:n]); err != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
