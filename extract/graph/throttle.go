@@ -106,19 +106,30 @@ func (t *throttle) stats() Stats {
 		Retries: t.retries.Load(), RetryAfterWait: time.Duration(t.waitedNanos.Load())}
 }
 
-type mailboxKeyCtx struct{}
+type mailboxKeyCtx struct {
+	key  string
+	cost int
+}
 
 // withMailbox tells the throttle transport which mailbox a request is for when its path
-// does not say (a $batch envelope).
-func withMailbox(ctx context.Context, key string) context.Context {
-	return context.WithValue(ctx, mailboxKeyCtx{}, strings.ToLower(key))
+// does not say (a $batch envelope), and how many requests it counts for (its inner ones).
+func withMailbox(ctx context.Context, key string, cost int) context.Context {
+	return context.WithValue(ctx, mailboxKeyCtx{}, mailboxKeyCtx{key: strings.ToLower(key), cost: max(cost, 1)})
+}
+
+// requestCost is the number of tokens a request takes from its mailbox's bucket.
+func requestCost(req *http.Request) int {
+	if v, ok := req.Context().Value(mailboxKeyCtx{}).(mailboxKeyCtx); ok {
+		return v.cost
+	}
+	return 1
 }
 
 // mailboxKey is the lower-cased {id-or-upn} after /users/ in the path, or the key the
 // context carries, or "" (a request that belongs to no mailbox).
 func mailboxKey(req *http.Request) string {
-	if k, ok := req.Context().Value(mailboxKeyCtx{}).(string); ok && k != "" {
-		return k
+	if v, ok := req.Context().Value(mailboxKeyCtx{}).(mailboxKeyCtx); ok && v.key != "" {
+		return v.key
 	}
 	segs := strings.Split(req.URL.Path, "/")
 	for i := 0; i+1 < len(segs); i++ {
@@ -182,7 +193,7 @@ func (t *throttle) RoundTrip(req *http.Request) (*http.Response, error) {
 		if attempt > 1 {
 			t.retries.Add(1)
 		}
-		release, err := t.acquire(ctx, box)
+		release, err := t.acquire(ctx, box, requestCost(req))
 		if err != nil {
 			return nil, err
 		}
@@ -274,7 +285,7 @@ func (t *throttle) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // acquire waits for the mailbox's fence, its concurrency slot, the global slot and a
 // token, in that order, and returns the function that frees the slots.
-func (t *throttle) acquire(ctx context.Context, box *mailboxLimiter) (func(), error) {
+func (t *throttle) acquire(ctx context.Context, box *mailboxLimiter, cost int) (func(), error) {
 	if box == nil {
 		select {
 		case t.global <- struct{}{}:
@@ -298,10 +309,12 @@ func (t *throttle) acquire(ctx context.Context, box *mailboxLimiter) (func(), er
 			<-box.sem
 			return nil, ctx.Err()
 		}
-		if err := box.limiter.Wait(ctx); err != nil {
-			<-t.global
-			<-box.sem
-			return nil, err
+		for range cost {
+			if err := box.limiter.Wait(ctx); err != nil {
+				<-t.global
+				<-box.sem
+				return nil, err
+			}
 		}
 		// A fence may have gone up while we waited for a slot or a token.
 		box.mu.Lock()

@@ -64,18 +64,18 @@ func TestParseRetryAfter(t *testing.T) {
 func TestMailboxKey(t *testing.T) {
 	for in, want := range map[string]string{
 		"https://h/v1.0/users/Alice@Contoso.example/messages/x/$value": "alice@contoso.example",
-		"https://h/v1.0/Users/AAMkA-_x/mailFolders/delta":               "aamka-_x",
-		"https://h/v1.0/$batch":                                         "",
-		"https://h/v1.0/users?$top=10":                                  "",
+		"https://h/v1.0/Users/AAMkA-_x/mailFolders/delta":              "aamka-_x",
+		"https://h/v1.0/$batch":                                        "",
+		"https://h/v1.0/users?$top=10":                                 "",
 	} {
 		req, _ := http.NewRequest(http.MethodGet, in, nil)
 		if got := mailboxKey(req); got != want {
 			t.Errorf("mailboxKey(%s) = %q, want %q", in, got, want)
 		}
 	}
-	req, _ := http.NewRequestWithContext(withMailbox(context.Background(), "BOB"), http.MethodPost, "https://h/v1.0/$batch", nil)
-	if got := mailboxKey(req); got != "bob" {
-		t.Errorf("mailboxKey($batch with context) = %q, want bob", got)
+	req, _ := http.NewRequestWithContext(withMailbox(context.Background(), "BOB", 3), http.MethodPost, "https://h/v1.0/$batch", nil)
+	if got, cost := mailboxKey(req), requestCost(req); got != "bob" || cost != 3 {
+		t.Errorf("mailboxKey, requestCost($batch with context) = %q, %d; want bob, 3", got, cost)
 	}
 }
 
