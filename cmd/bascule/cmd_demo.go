@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/emersion/go-imap/v2"
 	"github.com/spf13/cobra"
 
 	"github.com/bascule-migrate/bascule/extract"
@@ -192,10 +193,27 @@ func demoVerify(t *tenant.Tenant, addr string, passwords map[string]string, say 
 			return err
 		}
 		want := map[string]int{}
+		wantSeen := map[string]int{}
 		for _, m := range t.Messages(u.ID) {
 			want[m.SHA256]++
+			if m.IsRead {
+				wantSeen[m.SHA256]++
+			}
 		}
 		got := snap.Hashes()
+		gotSeen := map[string]int{}
+		for _, f := range snap.Folders {
+			for _, m := range f.Messages {
+				if m.Has(imap.FlagSeen) {
+					gotSeen[m.SHA256]++
+				}
+			}
+		}
+		for h, n := range wantSeen {
+			if gotSeen[h] != n {
+				return fmt.Errorf("verify %s: message %s… read state differs on the target", u.UPN, h[:12])
+			}
+		}
 		for h, n := range want {
 			if got[h] != n {
 				return fmt.Errorf("verify %s: message %s… is on the target %d time(s), expected %d", u.UPN, h[:12], got[h], n)
@@ -208,7 +226,7 @@ func demoVerify(t *tenant.Tenant, addr string, passwords map[string]string, say 
 		}
 		total += snap.Count()
 	}
-	say("   verified: %d messages on the target, each byte-identical to its source (SHA-256), none missing, none twice", total)
+	say("   verified: %d messages on the target, each byte-identical to its source (SHA-256) with its read state, none missing, none twice", total)
 	return nil
 }
 

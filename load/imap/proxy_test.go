@@ -7,6 +7,7 @@ import (
 	"net"
 	"sync"
 	"testing"
+	"time"
 )
 
 func sha(b []byte) string {
@@ -19,6 +20,7 @@ func sha(b []byte) string {
 type proxy struct {
 	ln     net.Listener
 	target string
+	delay  time.Duration // one-way latency added to every byte (0: none)
 
 	mu       sync.Mutex
 	open     map[net.Conn]bool
@@ -35,12 +37,16 @@ func (p *proxy) recorded() []byte {
 	return append([]byte(nil), p.rec...)
 }
 
-func startProxy(t *testing.T, target string) *proxy {
+func startProxy(t testing.TB, target string) *proxy { return startDelayProxy(t, target, 0) }
+
+// startDelayProxy adds delay to each direction (a round trip costs 2×delay) without
+// limiting throughput, as a distant server would.
+func startDelayProxy(t testing.TB, target string, delay time.Duration) *proxy {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proxy{ln: ln, target: target, open: map[net.Conn]bool{}}
+	p := &proxy{ln: ln, target: target, delay: delay, open: map[net.Conn]bool{}}
 	go p.serve()
 	t.Cleanup(func() { ln.Close(); p.cutNow() })
 	return p
@@ -87,14 +93,43 @@ func (p *proxy) serve() {
 		p.open[c], p.open[s] = true, true
 		p.accepted++
 		p.mu.Unlock()
-		go func() { io.Copy(c, s); c.Close(); s.Close() }()
-		go p.upstream(c, s)
+		go func() { io.Copy(p.delayed(c), s); c.Close(); s.Close() }()
+		go p.upstream(c, s, p.delayed(s))
 	}
 }
 
-func (p *proxy) upstream(c, s net.Conn) {
+// delayed returns a writer that writes to w each chunk delay after it was handed over, in
+// order; with no delay it is w itself.
+func (p *proxy) delayed(w net.Conn) io.Writer {
+	if p.delay == 0 {
+		return w
+	}
+	type chunk struct {
+		at   time.Time
+		data []byte
+	}
+	ch := make(chan chunk, 1024)
+	go func() {
+		for c := range ch {
+			time.Sleep(time.Until(c.at))
+			if _, err := w.Write(c.data); err != nil {
+				w.Close()
+			}
+		}
+	}()
+	return writerFunc(func(b []byte) (int, error) {
+		ch <- chunk{at: time.Now().Add(p.delay), data: append([]byte(nil), b...)}
+		return len(b), nil
+	})
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
+
+func (p *proxy) upstream(c, server net.Conn, s io.Writer) {
 	defer c.Close()
-	defer s.Close()
+	defer server.Close()
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := c.Read(buf)
