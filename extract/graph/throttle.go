@@ -366,7 +366,7 @@ func (b *mailboxLimiter) penalise(hasRA bool, ra time.Duration, is429 bool) {
 	cur := b.limiter.Limit()
 	next := cur / 2
 	// What the server accepted over the last period, fence included, is a good estimate
-	// of the rate it allows: go a little below it.
+	// of the rate it allows: go below it.
 	if period := b.fence.Sub(b.since).Seconds(); period > 0 && b.succeeded > 0 {
 		if est := rate.Limit(0.9 * float64(b.succeeded) / period); est < cur {
 			next = est
@@ -376,6 +376,8 @@ func (b *mailboxLimiter) penalise(hasRA bool, ra time.Duration, is429 bool) {
 		next = floor
 	}
 	b.limiter.SetLimit(next)
+	// Tokens saved up while fenced would all leave together when the fence drops.
+	b.limiter.SetBurst(1)
 	b.since = b.fence
 	b.succeeded = 0
 }
@@ -386,7 +388,7 @@ func (b *mailboxLimiter) success() {
 	defer b.mu.Unlock()
 	b.succeeded++
 	if cur := b.limiter.Limit(); cur < b.base {
-		b.limiter.SetLimit(min(b.base, cur+(b.base-cur)/1000))
+		b.limiter.SetLimit(min(b.base, cur*1.001))
 	}
 }
 
