@@ -7,6 +7,7 @@ import (
 	"io"
 	"iter"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -27,7 +28,9 @@ const (
 var deltaSelect = []string{"id", "changeKey", "receivedDateTime", "isRead", "isDraft", "flag",
 	"internetMessageId", "subject", "parentFolderId"}
 
-var deltaExpand = []string{fmt.Sprintf("singleValueExtendedProperties($filter=id eq '%s' or id eq '%s')", propLastVerb, propSize)}
+// deltaQuery selects the fields Bascule needs and expands the last verb and size.
+var deltaQuery = "$select=" + strings.Join(deltaSelect, ",") + "&$expand=" +
+	strings.ReplaceAll(url.QueryEscape(fmt.Sprintf("singleValueExtendedProperties($filter=id eq '%s' or id eq '%s')", propLastVerb, propSize)), "+", "%20")
 
 // Changes streams the message delta of one folder
 // (/users/{id}/mailFolders/{fid}/messages/delta) from cursor: "" starts an initial sync,
@@ -48,16 +51,13 @@ func (s *Source) Changes(ctx context.Context, mbx model.Mailbox, folder model.Fo
 			var page users.ItemMailFoldersItemMessagesDeltaGetResponseable
 			var err error
 			if link == "" {
-				page, err = b.GetAsDeltaGetResponse(ctx, &users.ItemMailFoldersItemMessagesDeltaRequestBuilderGetRequestConfiguration{
-					Headers: headers,
-					QueryParameters: &users.ItemMailFoldersItemMessagesDeltaRequestBuilderGetQueryParameters{
-						Select: deltaSelect, Expand: deltaExpand},
-				})
-			} else {
-				// The options of the first request are encoded in the link.
-				page, err = b.WithUrl(link).GetAsDeltaGetResponse(ctx,
-					&users.ItemMailFoldersItemMessagesDeltaRequestBuilderGetRequestConfiguration{Headers: headers})
+				// The documented form .../messages/delta (the SDK's builder writes delta(),
+				// which Graph also accepts but some Graph-compatible endpoints do not).
+				link = s.rawURL("users", mbx.ID, "mailFolders", folder.ID, "messages", "delta") + "?" + deltaQuery
 			}
+			// The options of the first request are encoded in the links that follow.
+			page, err = b.WithUrl(link).GetAsDeltaGetResponse(ctx,
+				&users.ItemMailFoldersItemMessagesDeltaRequestBuilderGetRequestConfiguration{Headers: headers})
 			if err != nil {
 				code := errorCode(err)
 				err = classify(err, what, permMail)

@@ -127,7 +127,7 @@ func (s *Source) wellKnown(ctx context.Context, mbx model.Mailbox) (map[string]s
 			}
 			switch {
 			case status >= 200 && status < 300:
-				if id, _ := r.GetBody()["id"].(string); id != "" {
+				if id := anyString(r.GetBody()["id"]); id != "" {
 					byID[id] = name
 				}
 			case status == 404:
@@ -144,8 +144,7 @@ func (s *Source) wellKnown(ctx context.Context, mbx model.Mailbox) (map[string]s
 			default:
 				code, msg := "", ""
 				if e, ok := r.GetBody()["error"].(map[string]any); ok {
-					code, _ = e["code"].(string)
-					msg, _ = e["message"].(string)
+					code, msg = anyString(e["code"]), anyString(e["message"])
 				}
 				return nil, classifyStatus(status, code, msg, 0, what+" ("+name+")", permMail)
 			}
@@ -163,4 +162,16 @@ func (s *Source) wellKnown(ctx context.Context, mbx model.Mailbox) (map[string]s
 		pending = again
 	}
 	return byID, nil
+}
+
+// anyString reads a string from a $batch body value, which the SDK decodes as string or
+// *string.
+func anyString(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case *string:
+		return str(v)
+	}
+	return ""
 }
