@@ -146,7 +146,9 @@ func (t *throttle) box(key string) *mailboxLimiter {
 	b := t.boxes[key]
 	if b == nil {
 		r := rate.Limit(float64(t.opts.PerMailboxRequests) / t.opts.Window.Seconds())
-		burst := min(t.opts.PerMailboxConcurrency, t.opts.PerMailboxRequests)
+		// A small burst: 1% of the window's budget (at least the concurrency), so that a
+		// small mailbox does not crawl at the sustained rate; it drops to 1 after a 429.
+		burst := min(max(t.opts.PerMailboxConcurrency, t.opts.PerMailboxRequests/100), t.opts.PerMailboxRequests)
 		b = &mailboxLimiter{sem: make(chan struct{}, t.opts.PerMailboxConcurrency),
 			limiter: rate.NewLimiter(r, max(burst, 1)), base: r, since: time.Now()}
 		t.boxes[key] = b
