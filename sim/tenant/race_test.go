@@ -1,0 +1,5 @@
+//go:build race
+
+package tenant
+
+func init() { raceEnabled = true }
