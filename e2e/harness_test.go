@@ -111,7 +111,10 @@ func (e *env) args(extra ...string) []string {
 
 func (e *env) command(ctx context.Context, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, binary(e.t), args...)
-	cmd.Env = append(os.Environ(), "BASCULE_CLIENT_SECRET="+e.secret, "BASCULE_IMAP_ADMIN_PASSWORD="+e.dovecot.MasterPass)
+	cmd.Env = os.Environ()
+	if e.dovecot != nil {
+		cmd.Env = append(cmd.Env, "BASCULE_CLIENT_SECRET="+e.secret, "BASCULE_IMAP_ADMIN_PASSWORD="+e.dovecot.MasterPass)
+	}
 	return cmd
 }
 

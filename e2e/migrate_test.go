@@ -54,30 +54,50 @@ func TestMigrateExact(t *testing.T) {
 	e.verify()
 }
 
-// TestKillResume kills the process with SIGKILL at random moments, reruns each time, and
-// checks that the target ends with exactly the source's messages, none twice.
+// TestKillResume kills the process with SIGKILL at random moments — during start-up and
+// folder creation, and after a random number of message bodies were fetched — reruns each
+// time, and checks that the target ends with exactly the source's messages, none twice.
 func TestKillResume(t *testing.T) {
-	e := newEnv(t, envOptions{tenant: tenant.Config{Seed: 3, Users: 2, Messages: 700}})
+	e := newEnv(t, envOptions{tenant: tenant.Config{Seed: 3, Users: 2, Messages: 1500}})
 	rng := rand.New(rand.NewPCG(3, 42))
 	kills := 0
-	for i := 0; i < 12; i++ {
+	for i := 0; i < 14; i++ {
+		e.sim.ResetCounts()
 		ctx, cancel := context.WithCancel(context.Background())
 		cmd := e.command(ctx, e.args()...)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		delay := time.Duration(50+rng.IntN(900)) * time.Millisecond
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
-		select {
-		case <-time.After(delay):
-			_ = cmd.Process.Signal(syscall.SIGKILL)
-			<-done
-			kills++
-		case <-done:
-			// The run finished before the kill: the migration is complete.
+		var trigger <-chan time.Time
+		threshold := int64(1 + rng.IntN(120))
+		if i%4 == 0 {
+			trigger = time.After(time.Duration(10+rng.IntN(200)) * time.Millisecond) // start-up
 		}
+		tick := time.NewTicker(2 * time.Millisecond)
+	wait:
+		for {
+			select {
+			case <-trigger:
+				break wait
+			case <-tick.C:
+				if e.sim.Counts()["message.value"] >= threshold {
+					break wait
+				}
+			case <-done:
+				tick.Stop()
+				cancel()
+				t.Logf("run %d finished before its kill point", i)
+				goto next
+			}
+		}
+		tick.Stop()
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		<-done
 		cancel()
+		kills++
+	next:
 	}
 	if kills < 10 {
 		t.Fatalf("only %d kills happened before the run completed; the test needs at least 10", kills)
@@ -157,6 +177,7 @@ func TestDeltaInterrupted(t *testing.T) {
 		}
 	}
 	for _, sig := range []os.Signal{os.Interrupt, syscall.SIGKILL} {
+		e.sim.ResetCounts()
 		ctx, cancel := context.WithCancel(context.Background())
 		cmd := e.command(ctx, e.args()...)
 		if err := cmd.Start(); err != nil {
@@ -174,11 +195,10 @@ func TestDeltaInterrupted(t *testing.T) {
 		err := cmd.Wait()
 		cancel()
 		if sig == os.Interrupt {
-			if code := cmd.ProcessState.ExitCode(); code != 4 && code != 0 {
+			if code := cmd.ProcessState.ExitCode(); code != 4 {
 				t.Errorf("SIGINT: exit code %d (%v), want 4 (interrupted)", code, err)
 			}
 		}
-		e.sim.ResetCounts()
 	}
 	e.migrate()
 	e.verify()

@@ -46,6 +46,7 @@ type folderCtx struct {
 	f     model.Folder
 	ref   load.FolderRef
 	path  string
+	st    state.Folder // as recorded at the start of this run
 	wg    sync.WaitGroup
 	stale atomic.Bool // an item of this pass is not durable: do not advance the cursor
 }
@@ -137,7 +138,7 @@ func (m *mailboxRun) migrate(ctx context.Context) error {
 			m.storeFailed(err)
 			return err
 		}
-		fcs = append(fcs, &folderCtx{f: f, ref: ref, path: path})
+		fcs = append(fcs, &folderCtx{f: f, ref: ref, path: path, st: fs})
 	}
 
 	jobs := make(chan job)
@@ -168,11 +169,7 @@ func (m *mailboxRun) migrate(ctx context.Context) error {
 func (m *mailboxRun) syncFolder(ctx context.Context, fc *folderCtx, jobs chan<- job) error {
 	o := &m.r.opts
 	log := o.Logger.With("mailbox", m.mbx.Address, "folder", fc.path)
-	fs, err := m.r.store.Folder(ctx, m.mbx.ID, fc.f.ID)
-	if err != nil {
-		m.storeFailed(err)
-		return err
-	}
+	fs := fc.st
 
 	// Items that failed or were left in flight by an earlier run are retried first, before
 	// the listing: their changes may lie before the stored cursor.
@@ -182,6 +179,7 @@ func (m *mailboxRun) syncFolder(ctx context.Context, fc *folderCtx, jobs chan<- 
 		}
 	}
 
+	var err error
 	cursor := fs.Cursor
 	full := cursor == ""
 	var seen map[string]bool
