@@ -374,7 +374,7 @@ func (b *mailboxLimiter) penalise(hasRA bool, ra time.Duration, is429 bool) {
 			next = est
 		}
 	}
-	if floor := b.base / 100; next < floor {
+	if floor := b.base / 20; next < floor {
 		next = floor
 	}
 	b.limiter.SetLimit(next)
@@ -389,8 +389,10 @@ func (b *mailboxLimiter) success() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.succeeded++
+	// Additive increase (AIMD): 1% of the budget per accepted request, so that a rate cut by
+	// a 429 finds its way back within about a hundred requests instead of thousands.
 	if cur := b.limiter.Limit(); cur < b.base {
-		b.limiter.SetLimit(min(b.base, cur*1.001))
+		b.limiter.SetLimit(min(b.base, cur+b.base/100))
 	}
 }
 
