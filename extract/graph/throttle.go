@@ -65,9 +65,16 @@ type throttle struct {
 
 // mailboxLimiter is the state of one mailbox's budget.
 type mailboxLimiter struct {
-	sem     chan struct{}
-	limiter *rate.Limiter
-	base    rate.Limit
+	sem chan struct{}
+	// window keeps the mailbox within its budget per window; until the server throttles,
+	// nothing else slows requests down.
+	window *windowLog
+	// limiter paces requests once the server has throttled the mailbox (adaptive rate).
+	limiter  *rate.Limiter
+	base     rate.Limit
+	adaptive bool          // set by the first 429 with Retry-After (under mu)
+	period   time.Duration // the budget's window
+	raised   time.Time     // last time the adaptive rate was raised
 
 	mu        sync.Mutex
 	fence     time.Time // no request leaves before this instant
@@ -146,11 +153,15 @@ func (t *throttle) box(key string) *mailboxLimiter {
 	b := t.boxes[key]
 	if b == nil {
 		r := rate.Limit(float64(t.opts.PerMailboxRequests) / t.opts.Window.Seconds())
-		// A small burst: 1% of the window's budget (at least the concurrency), so that a
-		// small mailbox does not crawl at the sustained rate; it drops to 1 after a 429.
+		// Once throttled, the adaptive limiter starts from the budget's average rate with a
+		// small burst (1% of the budget); it drops to 1 after a 429.
 		burst := min(max(t.opts.PerMailboxConcurrency, t.opts.PerMailboxRequests/100), t.opts.PerMailboxRequests)
+		// 2% below the budget: the server counts a request when it arrives, a little later
+		// than we do.
+		budget := max(t.opts.PerMailboxRequests-t.opts.PerMailboxRequests/50, 1)
 		b = &mailboxLimiter{sem: make(chan struct{}, t.opts.PerMailboxConcurrency),
-			limiter: rate.NewLimiter(r, max(burst, 1)), base: r, since: time.Now()}
+			window:  newWindowLog(budget, t.opts.Window),
+			limiter: rate.NewLimiter(r, max(burst, 1)), base: r, since: time.Now(), period: t.opts.Window}
 		t.boxes[key] = b
 	}
 	return b
@@ -311,7 +322,15 @@ func (t *throttle) acquire(ctx context.Context, box *mailboxLimiter, cost int) (
 			<-box.sem
 			return nil, ctx.Err()
 		}
-		for range cost {
+		if err := box.window.wait(ctx, cost); err != nil {
+			<-t.global
+			<-box.sem
+			return nil, err
+		}
+		box.mu.Lock()
+		adaptive := box.adaptive
+		box.mu.Unlock()
+		for i := 0; adaptive && i < cost; i++ {
 			if err := box.limiter.Wait(ctx); err != nil {
 				<-t.global
 				<-box.sem
@@ -365,6 +384,11 @@ func (b *mailboxLimiter) penalise(hasRA bool, ra time.Duration, is429 bool) {
 		// A 503/504, or a concurrency 429 without Retry-After, says nothing about the rate.
 		return
 	}
+	if !b.adaptive {
+		// The window alone was not enough: the server's budget is tighter than configured.
+		// From now on the mailbox is paced by the adaptive rate.
+		b.adaptive = true
+	}
 	cur := b.limiter.Limit()
 	next := cur / 2
 	// What the server accepted over the last period, fence included, is a good estimate
@@ -374,25 +398,31 @@ func (b *mailboxLimiter) penalise(hasRA bool, ra time.Duration, is429 bool) {
 			next = est
 		}
 	}
-	if floor := b.base / 20; next < floor {
+	if floor := b.base / 100; next < floor {
 		next = floor
 	}
 	b.limiter.SetLimit(next)
+	b.raised = now
 	// Tokens saved up while fenced would all leave together when the fence drops.
 	b.limiter.SetBurst(1)
 	b.since = b.fence
 	b.succeeded = 0
 }
 
-// success counts an accepted request and lets the rate creep back towards the budget.
+// success counts an accepted request and lets the rate climb back towards the budget,
+// by 10% at most once per tenth of the window (and at least every 2 s): fast enough to
+// regain a budget that was freed, slow enough not to trip the limit again at once.
 func (b *mailboxLimiter) success() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.succeeded++
-	// Additive increase (AIMD): 1% of the budget per accepted request, so that a rate cut by
-	// a 429 finds its way back within about a hundred requests instead of thousands.
-	if cur := b.limiter.Limit(); cur < b.base {
-		b.limiter.SetLimit(min(b.base, cur+b.base/100))
+	if !b.adaptive {
+		return
+	}
+	now := time.Now()
+	if cur := b.limiter.Limit(); cur < b.base && now.Sub(b.raised) >= min(b.period/10, 2*time.Second) && now.After(b.fence) {
+		b.limiter.SetLimit(min(b.base, cur*1.1))
+		b.raised = now
 	}
 }
 

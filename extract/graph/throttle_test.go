@@ -186,18 +186,61 @@ func TestPerMailboxConcurrency(t *testing.T) {
 	}
 }
 
-// TestTokenBucket: PerMailboxRequests per Window is a rate, not a burst.
-func TestTokenBucket(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+// TestWindowBudget: at most PerMailboxRequests (less a 2% margin) in any Window, and no
+// pacing below that: a mailbox that needs fewer requests than its budget is not slowed.
+func TestWindowBudget(t *testing.T) {
+	var mu sync.Mutex
+	var at []time.Time
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		at = append(at, time.Now())
+		mu.Unlock()
+	}))
 	defer srv.Close()
-	c := &http.Client{Transport: testThrottle(throttleOptions{PerMailboxRequests: 20, Window: time.Second, PerMailboxConcurrency: 4})}
+	c := &http.Client{Transport: testThrottle(throttleOptions{PerMailboxRequests: 50, Window: time.Second, PerMailboxConcurrency: 4})}
 	start := time.Now()
-	for i := 0; i < 14; i++ {
+	for i := 0; i < 49; i++ { // the budget less 2%
 		get(t, c, srv.URL+"/users/x/messages")
 	}
-	// 4 of burst, then 10 at 20/s: at least 0.5 s.
-	if el := time.Since(start); el < 450*time.Millisecond {
-		t.Errorf("14 requests at 20/s took %v", el)
+	if el := time.Since(start); el > 500*time.Millisecond {
+		t.Errorf("49 requests within a budget of 50/s took %v: they should not be paced", el)
+	}
+	for i := 0; i < 30; i++ {
+		get(t, c, srv.URL+"/users/x/messages")
+	}
+	if el := time.Since(start); el < time.Second {
+		t.Errorf("79 requests on a budget of 50/s took %v, less than the window", el)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i := range at {
+		n := 0
+		for j := i; j < len(at) && at[j].Sub(at[i]) < time.Second; j++ {
+			n++
+		}
+		if n > 50 {
+			t.Fatalf("%d requests within one second starting at request %d", n, i)
+		}
+	}
+}
+
+func TestWindowLog(t *testing.T) {
+	w := newWindowLog(3, time.Second)
+	now := w.epoch
+	for i := 0; i < 3; i++ {
+		if d := w.take(now, 1); d != 0 {
+			t.Fatalf("take %d = %v, want 0", i, d)
+		}
+	}
+	d := w.take(now, 1)
+	if d <= 0 || d > time.Second+10*time.Millisecond {
+		t.Fatalf("fourth take waits %v, want about a second", d)
+	}
+	if d := w.take(now.Add(500*time.Millisecond), 1); d == 0 {
+		t.Fatal("room appeared before the window passed")
+	}
+	if d := w.take(now.Add(time.Second+2*w.slot), 1); d != 0 {
+		t.Fatalf("after the window: wait %v, want 0", d)
 	}
 }
 

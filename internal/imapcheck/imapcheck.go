@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -24,10 +25,10 @@ type Message struct {
 	InternalDate time.Time
 }
 
-// Has reports whether the message carries flag.
+// Has reports whether the message carries flag (compared without case, as IMAP does).
 func (m Message) Has(flag imap.Flag) bool {
 	for _, f := range m.Flags {
-		if f == flag {
+		if strings.EqualFold(string(f), string(flag)) {
 			return true
 		}
 	}

@@ -1,33 +1,17 @@
 package testenv
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
-	"io"
 	"slices"
-	"sort"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/bascule-migrate/bascule/internal/imapcheck"
 )
 
-// StoredMessage is one message as the server keeps it.
-type StoredMessage struct {
-	UID          uint32
-	SHA256       string // hex SHA-256 of BODY.PEEK[] (the exact bytes stored)
-	Size         int64  // RFC822.SIZE
-	Flags        []imap.Flag
-	InternalDate time.Time
-}
-
-// Has reports whether the message carries flag (compared without case, as IMAP does).
-func (m StoredMessage) Has(flag imap.Flag) bool {
-	return slices.ContainsFunc(m.Flags, func(f imap.Flag) bool { return strings.EqualFold(string(f), string(flag)) })
-}
+// StoredMessage is one message as the server keeps it (UID, SHA-256 of BODY.PEEK[], size,
+// flags, INTERNALDATE).
+type StoredMessage = imapcheck.Message
 
 // StoredFolder is one mailbox of an account, with its attributes (special use included when
 // the server reports it).
@@ -90,86 +74,20 @@ func ReadIMAP(t testing.TB, addr, login, password string) Account {
 }
 
 func readIMAP(addr, login, password string) (Account, error) {
-	c, err := imapclient.DialInsecure(addr, nil)
+	c, err := imapcheck.Dial(addr, login, password)
 	if err != nil {
 		return Account{}, err
 	}
 	defer c.Close()
-	if err := c.Login(login, password).Wait(); err != nil {
-		return Account{}, fmt.Errorf("LOGIN: %w", err)
-	}
-	var opts imap.ListOptions
-	if c.Caps().Has(imap.CapSpecialUse) {
-		opts.ReturnSpecialUse = true
-	}
-	boxes, err := c.List("", "*", &opts).Collect()
+	snap, err := imapcheck.Take(c)
 	if err != nil {
-		return Account{}, fmt.Errorf("LIST: %w", err)
+		return Account{}, err
 	}
-	a := Account{Messages: map[string][]StoredMessage{}}
-	for _, b := range boxes {
-		if slices.Contains(b.Attrs, imap.MailboxAttrNoSelect) || slices.Contains(b.Attrs, imap.MailboxAttrNonExistent) {
-			continue
-		}
-		a.Folders = append(a.Folders, StoredFolder{Name: b.Mailbox, Attrs: b.Attrs})
-		msgs, err := readFolder(c, b.Mailbox)
-		if err != nil {
-			return Account{}, err
-		}
-		a.Messages[b.Mailbox] = msgs
-	}
-	sort.Slice(a.Folders, func(i, j int) bool { return a.Folders[i].Name < a.Folders[j].Name })
 	_ = c.Logout().Wait()
+	a := Account{Messages: map[string][]StoredMessage{}}
+	for _, f := range snap.Folders {
+		a.Folders = append(a.Folders, StoredFolder{Name: f.Name, Attrs: f.Attrs})
+		a.Messages[f.Name] = f.Messages
+	}
 	return a, nil
-}
-
-func readFolder(c *imapclient.Client, name string) ([]StoredMessage, error) {
-	sel, err := c.Select(name, &imap.SelectOptions{ReadOnly: true}).Wait()
-	if err != nil {
-		return nil, fmt.Errorf("EXAMINE %q: %w", name, err)
-	}
-	if sel.NumMessages == 0 {
-		return nil, nil
-	}
-	var all imap.SeqSet
-	all.AddRange(1, 0)
-	cmd := c.Fetch(all, &imap.FetchOptions{UID: true, Flags: true, InternalDate: true, RFC822Size: true,
-		BodySection: []*imap.FetchItemBodySection{{Peek: true}}})
-	var msgs []StoredMessage
-	for {
-		msg := cmd.Next()
-		if msg == nil {
-			break
-		}
-		var m StoredMessage
-		for {
-			item := msg.Next()
-			if item == nil {
-				break
-			}
-			switch it := item.(type) {
-			case imapclient.FetchItemDataUID:
-				m.UID = uint32(it.UID)
-			case imapclient.FetchItemDataFlags:
-				m.Flags = it.Flags
-			case imapclient.FetchItemDataInternalDate:
-				m.InternalDate = it.Time
-			case imapclient.FetchItemDataRFC822Size:
-				m.Size = it.Size
-			case imapclient.FetchItemDataBodySection:
-				h := sha256.New()
-				if _, err := io.Copy(h, it.Literal); err != nil {
-					cmd.Close()
-					return nil, fmt.Errorf("FETCH in %q: %w", name, err)
-				}
-				m.SHA256 = hex.EncodeToString(h.Sum(nil))
-			}
-		}
-		msgs = append(msgs, m)
-	}
-	if err := cmd.Close(); err != nil {
-		return nil, fmt.Errorf("FETCH in %q: %w", name, err)
-	}
-	sort.Slice(msgs, func(i, j int) bool { return msgs[i].UID < msgs[j].UID })
-	return msgs, nil
 }
