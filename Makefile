@@ -9,11 +9,12 @@ STATICCHECK_VERSION ?= 2025.1.1
 build:
 	$(GO) build -o $(BIN) ./cmd/bascule
 
+# Every test, verbose so that the log shows each test against a real server (Dovecot) ran.
 # Every test, including those against real servers (Dovecot). With BASCULE_REQUIRE_SERVERS=1
 # (set by .ci/run) a missing server fails the run instead of skipping.
 test:
 	$(GO) vet $(PKGS)
-	$(GO) test -count=1 -timeout 25m $(PKGS)
+	$(GO) test -count=1 -v -timeout 25m $(PKGS)
 
 # The main job on the embedded default: Graph emulator -> in-memory IMAP server.
 demo:
