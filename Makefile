@@ -2,7 +2,7 @@
 GO        ?= go
 PKGS      ?= ./...
 BIN       := bin/bascule
-STATICCHECK_VERSION ?= 2025.1.1
+STATICCHECK_VERSION ?= v0.8.2
 
 .PHONY: build test demo bench lint fuzz clean
 

@@ -449,3 +449,68 @@ func TestPipelined(t *testing.T) {
 		t.Errorf("the folder holds %d messages, want %d", got, n+1)
 	}
 }
+
+// TestSizeMismatch: a body longer or shorter than announced never lands (truncated or
+// padded), and the writer goes on working.
+func TestSizeMismatch(t *testing.T) {
+	d := testenv.Dovecot(t, "alice")
+	sink, err := imapsink.New(imapsink.Config{Addr: d.Addr, TLS: "none", Auth: "master", AdminUser: d.MasterUser, AdminPassword: d.MasterPass})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	w, err := sink.Open(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	ref, err := w.EnsureFolder(ctx, model.Folder{ID: "s", Path: []string{"Sizes"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := []byte("Subject: size\r\n\r\n" + string(bytes.Repeat([]byte("s"), 20_000)) + "\r\n")
+	for _, size := range []int64{int64(len(body)) - 100, int64(len(body)) + 100} {
+		if _, err := w.Append(ctx, ref, load.Item{Body: bytes.NewReader(body), Size: size}); err == nil {
+			t.Errorf("Append(%d bytes announced as %d) succeeded", len(body), size)
+		}
+	}
+	if _, err := w.Append(ctx, ref, load.Item{Body: bytes.NewReader(body), Size: int64(len(body))}); err != nil {
+		t.Fatalf("Append after a size mismatch = %v", err)
+	}
+	got := d.Dump(t, "alice")["Sizes"]
+	if len(got) != 1 || got[0].SHA256 != sha(body) {
+		t.Errorf("the folder holds %+v, want only the exact message", got)
+	}
+}
+
+// TestHungServer: when the server stops answering, a call returns when its context ends
+// (retryable), and the next call reconnects.
+func TestHungServer(t *testing.T) {
+	d := testenv.Dovecot(t, "alice")
+	px := startProxy(t, d.Addr)
+	sink, err := imapsink.New(imapsink.Config{Addr: px.addr(), TLS: "none", Auth: "master", AdminUser: d.MasterUser, AdminPassword: d.MasterPass})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := sink.Open(t.Context(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	ref, err := w.EnsureFolder(t.Context(), model.Folder{ID: "h", Path: []string{"Hung"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	px.stall(true)
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err = w.Lookup(ctx, ref, model.Message{}, 10, sha(nil), nil)
+	if !errors.Is(err, model.ErrRetryable) || time.Since(start) > 5*time.Second {
+		t.Fatalf("Lookup on a hung server = %v after %v, want a retryable error when the context ends", err, time.Since(start))
+	}
+	px.stall(false)
+	if _, err := w.Lookup(t.Context(), ref, model.Message{}, 10, sha(nil), nil); !errors.Is(err, model.ErrNotFound) {
+		t.Fatalf("Lookup once the server answers again = %v, want ErrNotFound", err)
+	}
+}

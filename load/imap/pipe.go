@@ -174,9 +174,20 @@ func (p *pipe) append(ctx context.Context, mailbox string, flags []string, date 
 	_, err := p.bw.WriteString(b.String())
 	var n int64
 	if err == nil {
-		n, err = io.Copy(p.bw, body)
+		// Never more than the literal announced: extra bytes would be read as a command.
+		n, err = io.CopyN(p.bw, body, size)
+		if err == io.EOF {
+			err = nil
+		}
+		if err == nil && n == size {
+			if m, _ := body.Read(make([]byte, 1)); m > 0 {
+				n++
+			}
+		}
 		if err == nil && n != size {
-			err = fmt.Errorf("body is %d bytes, announced %d", n, size)
+			// The command stays unfinished and the connection is closed below: the server
+			// drops the message.
+			err = fmt.Errorf("body is not %d bytes as announced (got %d or more)", size, n)
 		}
 	}
 	if err == nil {

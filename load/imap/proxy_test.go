@@ -28,6 +28,14 @@ type proxy struct {
 	cutAt    int64 // cut when sent reaches this (0: never)
 	accepted int
 	rec      []byte // client → server bytes, the first 1 MiB
+	stalled  bool   // drop client → server bytes: a server that stopped answering
+}
+
+// stall makes the server look hung (on) or answer again (off).
+func (p *proxy) stall(on bool) {
+	p.mu.Lock()
+	p.stalled = on
+	p.mu.Unlock()
 }
 
 // recorded returns what clients sent so far (the first 1 MiB).
@@ -140,7 +148,11 @@ func (p *proxy) upstream(c, server net.Conn, s io.Writer) {
 				p.rec = append(p.rec, buf[:n]...)
 			}
 			cut := p.cutAt > 0 && p.sent >= p.cutAt
+			stalled := p.stalled
 			p.mu.Unlock()
+			if stalled {
+				continue
+			}
 			if cut {
 				p.cutNow()
 				return

@@ -34,8 +34,7 @@ type writer struct {
 	p      *pipe
 	noPipe bool // the server offers no LITERAL+: APPEND through go-imap
 
-	selMu    sync.Mutex
-	selected string
+	selMu sync.Mutex
 
 	fmu      sync.Mutex
 	listed   bool
@@ -98,10 +97,20 @@ func (w *writer) client(ctx context.Context) (*imapclient.Client, error) {
 		return nil, model.Retryable(fmt.Errorf("login to %s: %w", cfg.Addr, err))
 	}
 	w.c, w.broken = c, false
-	w.selMu.Lock()
-	w.selected = ""
-	w.selMu.Unlock()
 	return c, nil
+}
+
+// watch closes c if ctx ends before the returned stop is called, so that a command waiting
+// on a server that stopped answering returns (retryable) and the next call reconnects.
+func (w *writer) watch(ctx context.Context, c *imapclient.Client) (stop func() bool) {
+	return context.AfterFunc(ctx, func() {
+		w.mu.Lock()
+		if w.c == c {
+			w.broken = true
+		}
+		w.mu.Unlock()
+		c.Close()
+	})
 }
 
 // classify turns a command error into a classified one; a connection-level failure marks the
@@ -135,6 +144,7 @@ func (w *writer) list(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	defer w.watch(ctx, c)()
 	opts := &imap.ListOptions{}
 	if c.Caps().Has(imap.CapSpecialUse) {
 		opts.ReturnSpecialUse = true
@@ -188,6 +198,7 @@ func (w *writer) EnsureFolder(ctx context.Context, f model.Folder) (load.FolderR
 	if err != nil {
 		return load.FolderRef{}, err
 	}
+	defer w.watch(ctx, c)()
 	if _, ok := w.existing[name]; !ok {
 		if err := w.createParents(c, name); err != nil {
 			return load.FolderRef{}, err
@@ -377,6 +388,7 @@ func (w *writer) appendSlow(ctx context.Context, folder load.FolderRef, it load.
 	if err != nil {
 		return load.ItemRef{}, err
 	}
+	defer w.watch(ctx, c)()
 	opts := &imap.AppendOptions{Flags: imapFlags(it.Message.Flags)}
 	if !it.Message.Received.IsZero() {
 		opts.Time = it.Message.Received
@@ -421,10 +433,8 @@ func (w *writer) appendSlow(ctx context.Context, folder load.FolderRef, it load.
 func (w *writer) selectFolder(ctx context.Context, c *imapclient.Client, name string) (uint32, error) {
 	sel, err := c.Select(name, nil).Wait()
 	if err != nil {
-		w.selected = ""
 		return 0, w.classify(c, err, fmt.Sprintf("SELECT %q", name))
 	}
-	w.selected = name
 	return sel.UIDValidity, nil
 }
 
@@ -438,6 +448,7 @@ func (w *writer) Lookup(ctx context.Context, folder load.FolderRef, msg model.Me
 	if err != nil {
 		return load.ItemRef{}, err
 	}
+	defer w.watch(ctx, c)()
 	uv, err := w.selectFolder(ctx, c, folder.Name)
 	if err != nil {
 		return load.ItemRef{}, err
@@ -521,6 +532,7 @@ func (w *writer) SetFlags(ctx context.Context, ref load.ItemRef, flags model.Fla
 	if err != nil {
 		return err
 	}
+	defer w.watch(ctx, c)()
 	uv, err := w.selectFolder(ctx, c, ref.Folder.Name)
 	if err != nil {
 		return err
@@ -570,6 +582,7 @@ func (w *writer) Delete(ctx context.Context, ref load.ItemRef) error {
 	if err != nil {
 		return err
 	}
+	defer w.watch(ctx, c)()
 	uidplus := c.Caps().Has(imap.CapUIDPlus) || c.Caps().Has(imap.CapIMAP4rev2)
 	uv, err := w.selectFolder(ctx, c, ref.Folder.Name)
 	if err != nil {

@@ -182,15 +182,6 @@ func testFolders(t *testing.T, h Harness) {
 	}
 }
 
-func hasAttr(l []imap.MailboxAttr, a imap.MailboxAttr) bool {
-	for _, x := range l {
-		if x == a {
-			return true
-		}
-	}
-	return false
-}
-
 func item(id string, body []byte, flags model.Flags, received time.Time, messageID string) load.Item {
 	sum := sha256.Sum256(body)
 	return load.Item{Message: model.Message{ID: id, Flags: flags, Received: received, MessageID: messageID},

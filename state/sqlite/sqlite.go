@@ -171,14 +171,6 @@ func (s *Store) Close() error {
 	return s.closeErr
 }
 
-// nanos converts a time the store sets to unix nanoseconds (NULL for the zero time).
-func nanos(t time.Time) sql.NullInt64 {
-	if t.IsZero() {
-		return sql.NullInt64{}
-	}
-	return sql.NullInt64{Int64: t.UnixNano(), Valid: true}
-}
-
 func fromNanos(n sql.NullInt64) time.Time {
 	if !n.Valid {
 		return time.Time{}
