@@ -34,6 +34,9 @@ const (
 type Change struct {
 	Kind    ChangeKind
 	Message model.Message
+	// Record is set instead of Message on the changes of a groupware collection (on a
+	// Delete only Record.ID is set).
+	Record model.Record
 	// Cursor is set on Checkpoint changes.
 	Cursor string
 	// Final is set on the Checkpoint that ends the pass (Graph's @odata.deltaLink).
@@ -64,4 +67,17 @@ type Source interface {
 	// The caller closes it. A body cut short by the network surfaces as a read error
 	// (wrapping model.ErrRetryable), never as a short successful read.
 	Open(ctx context.Context, mbx model.Mailbox, msg model.Message) (io.ReadCloser, error)
+}
+
+// GroupwareSource reads calendars, contacts and task lists. A source that has none (IMAP)
+// does not implement it.
+type GroupwareSource interface {
+	// Collections lists the calendars, contact folders and task lists of mbx whose kind is
+	// in kinds (empty = all), the default one of each kind first.
+	Collections(ctx context.Context, mbx model.Mailbox, kinds []model.CollectionKind) ([]model.Collection, error)
+
+	// Records streams the changes of one collection since cursor, with the same contract
+	// as Source.Changes: Upsert (Change.Record set, Payload filled), Delete (Record.ID set),
+	// Checkpoint (Final on the last); an expired cursor yields model.ErrCursorExpired first.
+	Records(ctx context.Context, mbx model.Mailbox, col model.Collection, cursor string) iter.Seq2[Change, error]
 }

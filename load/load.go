@@ -4,6 +4,7 @@ package load
 
 import (
 	"context"
+	"errors"
 	"io"
 
 	"github.com/bascule-migrate/bascule/model"
@@ -71,6 +72,61 @@ type MailboxWriter interface {
 	// Delete removes one message. A vanished message is not an error.
 	Delete(ctx context.Context, ref ItemRef) error
 
+	// Close ends the session.
+	Close() error
+}
+
+// CollectionRef is where a groupware collection landed on the target.
+type CollectionRef struct {
+	// Href is the collection's URL path on the server, ending in "/".
+	Href string
+	Kind model.CollectionKind
+}
+
+// Resource is one iCalendar or vCard object to write.
+type Resource struct {
+	// Name is the resource's file name inside the collection, deterministic from the source
+	// id (the same item always lands at the same href, so a rerun can never duplicate it).
+	Name string
+	// Data is the iCalendar (text/calendar) or vCard (text/vcard) object.
+	Data []byte
+	// ETag: "" writes only if the resource does not exist (If-None-Match: *); otherwise
+	// only if the target still holds that version (If-Match).
+	ETag string
+}
+
+// ResourceRef is where a resource landed, and its version on the target.
+type ResourceRef struct {
+	Href string // URL path of the resource
+	ETag string // as the server gave it ("" when it gave none)
+}
+
+// ErrPrecondition is wrapped by Put when the condition failed: the resource exists (ETag "")
+// or was changed on the target since (ETag set).
+var ErrPrecondition = errors.New("precondition failed")
+
+// GroupwareSink writes calendars, address books and task lists into one target server
+// (CalDAV/CardDAV).
+type GroupwareSink interface {
+	// Open opens a session for one target account. Login failures wrap model.ErrFatal.
+	Open(ctx context.Context, account string) (CollectionWriter, error)
+	// Close releases shared resources.
+	Close() error
+}
+
+// CollectionWriter writes into one target account. Its methods are safe for concurrent use.
+type CollectionWriter interface {
+	// EnsureCollection finds or creates the collection for c (display name and colour set on
+	// creation). A default collection of the source maps to the target's default one of that
+	// kind. Existing collections are reused, never duplicated.
+	EnsureCollection(ctx context.Context, c model.Collection) (CollectionRef, error)
+	// Put writes one resource under the condition r.ETag states. A refused resource wraps
+	// model.ErrPermanent with the server's reason; a failed condition wraps ErrPrecondition.
+	Put(ctx context.Context, col CollectionRef, r Resource) (ResourceRef, error)
+	// Stat returns the current ETag of a resource, or model.ErrNotFound (wrapped).
+	Stat(ctx context.Context, col CollectionRef, name string) (ResourceRef, error)
+	// Delete removes one resource. A vanished resource is not an error.
+	Delete(ctx context.Context, ref ResourceRef) error
 	// Close ends the session.
 	Close() error
 }

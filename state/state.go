@@ -61,6 +61,9 @@ type Folder struct {
 	UIDValidity uint32
 	// Cursor is the delta token to resume from ("" = never completed a pass).
 	Cursor string
+	// Kind is "" for a mail folder, else the groupware collection's kind (Target is then
+	// the collection's href).
+	Kind model.CollectionKind
 }
 
 // Item is the progress of one message.
@@ -82,6 +85,12 @@ type Item struct {
 	Attempts     int
 	LastError    string
 	Updated      time.Time
+	// Groupware resources: Kind is "" for a message, else the collection's kind; Href and
+	// ETag are the DAV resource's URL path and version on the target (SHA256 and Size are
+	// those of the iCalendar/vCard object written).
+	Kind model.CollectionKind
+	Href string
+	ETag string
 }
 
 // Counts is the number of items and bytes per status.

@@ -89,6 +89,15 @@ CREATE INDEX items_by_folder ON items (mailbox, folder_id, id);
 -- Counts by status with bytes, answered from the index alone.
 CREATE INDEX items_by_status ON items (mailbox, status, size);
 `,
+	// 2: groupware collections and resources (calendars, address books, task lists).
+	// kind is '' for mail, else the model.CollectionKind; href/etag are the DAV resource's
+	// URL path and version on the target.
+	`
+ALTER TABLE folders ADD COLUMN kind TEXT NOT NULL DEFAULT '';
+ALTER TABLE items ADD COLUMN kind TEXT NOT NULL DEFAULT '';
+ALTER TABLE items ADD COLUMN href TEXT NOT NULL DEFAULT '';
+ALTER TABLE items ADD COLUMN etag TEXT NOT NULL DEFAULT '';
+`,
 }
 
 // migrate brings the database on conn up to the last of migs, one transaction per

@@ -280,24 +280,25 @@ func (s *Store) Mailboxes(ctx context.Context) ([]state.Mailbox, error) {
 
 // PutFolder inserts or replaces folder f, cursor included.
 func (s *Store) PutFolder(ctx context.Context, f state.Folder) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO folders (mailbox, id, path, target, uidvalidity, cursor, updated)
-	VALUES (?, ?, ?, ?, ?, ?, ?)
+	_, err := s.w.ExecContext(ctx, `INSERT INTO folders (mailbox, id, path, target, uidvalidity, cursor, kind, updated)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (mailbox, id) DO UPDATE SET path = excluded.path, target = excluded.target,
-	uidvalidity = excluded.uidvalidity, cursor = excluded.cursor, updated = excluded.updated`,
-		f.Mailbox, f.ID, f.Path, f.Target, int64(f.UIDValidity), f.Cursor, time.Now().UnixNano())
+	uidvalidity = excluded.uidvalidity, cursor = excluded.cursor, kind = excluded.kind, updated = excluded.updated`,
+		f.Mailbox, f.ID, f.Path, f.Target, int64(f.UIDValidity), f.Cursor, string(f.Kind), time.Now().UnixNano())
 	if err != nil {
 		return fmt.Errorf("state: put folder %s/%s: %w", f.Mailbox, f.ID, err)
 	}
 	return nil
 }
 
-const folderColumns = `mailbox, id, path, target, uidvalidity, cursor`
+const folderColumns = `mailbox, id, path, target, uidvalidity, cursor, kind`
 
 func scanFolder(sc interface{ Scan(...any) error }) (state.Folder, error) {
 	var f state.Folder
 	var uv int64
-	err := sc.Scan(&f.Mailbox, &f.ID, &f.Path, &f.Target, &uv, &f.Cursor)
-	f.UIDValidity = uint32(uv)
+	var kind string
+	err := sc.Scan(&f.Mailbox, &f.ID, &f.Path, &f.Target, &uv, &f.Cursor, &kind)
+	f.UIDValidity, f.Kind = uint32(uv), model.CollectionKind(kind)
 	return f, err
 }
 
@@ -335,15 +336,16 @@ func (s *Store) Folders(ctx context.Context, mailbox string) ([]state.Folder, er
 }
 
 const itemColumns = `mailbox, id, folder_id, change_key, status, target_folder, uidvalidity, uid,
-	sha256, size, flags, message_id, received, attempts, last_error, updated`
+	sha256, size, flags, message_id, received, attempts, last_error, updated, kind, href, etag`
 
 const putItemSQL = `INSERT INTO items (` + itemColumns + `)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (mailbox, id) DO UPDATE SET folder_id = excluded.folder_id,
 	change_key = excluded.change_key, status = excluded.status, target_folder = excluded.target_folder,
 	uidvalidity = excluded.uidvalidity, uid = excluded.uid, sha256 = excluded.sha256, size = excluded.size,
 	flags = excluded.flags, message_id = excluded.message_id, received = excluded.received,
-	attempts = excluded.attempts, last_error = excluded.last_error, updated = excluded.updated`
+	attempts = excluded.attempts, last_error = excluded.last_error, updated = excluded.updated,
+	kind = excluded.kind, href = excluded.href, etag = excluded.etag`
 
 // Flag bits of items.flags.
 const (
@@ -392,10 +394,13 @@ func scanItem(sc interface{ Scan(...any) error }) (state.Item, error) {
 	var status string
 	var received sql.NullString
 	var updated sql.NullInt64
+	var kind string
 	if err := sc.Scan(&it.Mailbox, &it.ID, &it.FolderID, &it.ChangeKey, &status, &it.TargetFolder, &uv, &uid,
-		&it.SHA256, &it.Size, &flags, &it.MessageID, &received, &attempts, &it.LastError, &updated); err != nil {
+		&it.SHA256, &it.Size, &flags, &it.MessageID, &received, &attempts, &it.LastError, &updated,
+		&kind, &it.Href, &it.ETag); err != nil {
 		return state.Item{}, err
 	}
+	it.Kind = model.CollectionKind(kind)
 	it.Status = state.Status(status)
 	it.UIDValidity, it.UID = uint32(uv), uint32(uid)
 	it.Flags = decodeFlags(flags)
@@ -482,7 +487,8 @@ func (s *Store) PutItems(ctx context.Context, items []state.Item) (err error) {
 	for i, it := range items {
 		if _, err := stmt.ExecContext(ctx, it.Mailbox, it.ID, it.FolderID, it.ChangeKey, string(it.Status),
 			it.TargetFolder, int64(it.UIDValidity), int64(it.UID), it.SHA256, it.Size, encodeFlags(it.Flags),
-			it.MessageID, received[i], int64(it.Attempts), it.LastError, now); err != nil {
+			it.MessageID, received[i], int64(it.Attempts), it.LastError, now,
+			string(it.Kind), it.Href, it.ETag); err != nil {
 			return fmt.Errorf("state: put item %s/%s: %w", it.Mailbox, it.ID, err)
 		}
 	}

@@ -255,7 +255,9 @@ func (s *suite) testFolders(t *testing.T) {
 		UIDValidity: math.MaxUint32}
 	f2 := state.Folder{Mailbox: "m1", ID: "f2", Path: "Inbox", Target: "INBOX", UIDValidity: 1, Cursor: "c0"}
 	other := state.Folder{Mailbox: "m2", ID: "f2", Path: "Other", Target: "Other", UIDValidity: 7}
-	for _, f := range []state.Folder{f1, f2, other} {
+	cal := state.Folder{Mailbox: "m1", ID: "cal1", Path: "Calendrier", Target: "/dav/calendars/user/m1/Default/",
+		Kind: model.KindCalendar, Cursor: "ck"}
+	for _, f := range []state.Folder{f1, f2, other, cal} {
 		if err := st.PutFolder(ctx, f); err != nil {
 			t.Fatalf("PutFolder(%s/%s) = %v", f.Mailbox, f.ID, err)
 		}
@@ -266,6 +268,9 @@ func (s *suite) testFolders(t *testing.T) {
 	}
 	if got != f1 {
 		t.Errorf("Folder() = %+v, want %+v", got, f1)
+	}
+	if got, err := st.Folder(ctx, "m1", cal.ID); err != nil || got != cal {
+		t.Errorf("Folder(calendar) = %+v, %v; want %+v", got, err, cal)
 	}
 	// Cursor updates replace the cursor, and nothing leaks between mailboxes.
 	cursor := "https://graph.microsoft.com/v1.0/me/mailFolders/x/messages/delta?$deltatoken=" + strings.Repeat("Zz9-_", 400)
@@ -294,7 +299,7 @@ func (s *suite) testFolders(t *testing.T) {
 		t.Fatalf("Folders() = %v", err)
 	}
 	slices.SortFunc(fs, func(a, b state.Folder) int { return strings.Compare(a.ID, b.ID) })
-	want := []state.Folder{f1, f2}
+	want := []state.Folder{f1, f2, cal}
 	slices.SortFunc(want, func(a, b state.Folder) int { return strings.Compare(a.ID, b.ID) })
 	if !slices.Equal(fs, want) {
 		t.Errorf("Folders(m1) = %+v, want %+v", fs, want)
@@ -360,6 +365,9 @@ func fullItem(n int) state.Item {
 		Received:     time.Date(2024, 2, 29, 23, 59, 59, 999999999, loc),
 		Attempts:     math.MaxInt32,
 		LastError:    "451 4.3.0 temporary failure: " + strings.Repeat("é", 5000),
+		Kind:         []model.CollectionKind{"", model.KindCalendar, model.KindContacts, model.KindTasks}[n%4],
+		Href:         fmt.Sprintf("/dav/calendars/user/ünï/Default/%d.ics", n),
+		ETag:         fmt.Sprintf(`W/"%d-é"`, n),
 	}
 }
 
