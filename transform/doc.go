@@ -1,4 +1,4 @@
-// Package transform will hold the pure functions that turn source records into open-standard
+// Package transform holds the pure functions that turn source records into open-standard
 // formats: Graph events into iCalendar, contacts into vCard, permissions into IMAP ACLs,
 // inbox rules into Sieve (issues 3 and 4).
 //
