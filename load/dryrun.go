@@ -60,3 +60,49 @@ func (dryRunWriter) SetFlags(context.Context, ItemRef, model.Flags) error {
 }
 func (dryRunWriter) Delete(context.Context, ItemRef) error { return model.Permanent(errDryRun) }
 func (dryRunWriter) Close() error                          { return nil }
+
+// DryRunGroupware wraps a groupware sink so that nothing can be written: Open still logs in
+// (when inner is not nil), collections are answered with the href they would get, and every
+// writing method fails without reaching the server.
+func DryRunGroupware(inner GroupwareSink) GroupwareSink { return &dryRunGroupware{inner: inner} }
+
+type dryRunGroupware struct{ inner GroupwareSink }
+
+func (d *dryRunGroupware) Open(ctx context.Context, account string) (CollectionWriter, error) {
+	if d.inner != nil {
+		w, err := d.inner.Open(ctx, account)
+		if err != nil {
+			return nil, err
+		}
+		w.Close()
+	}
+	return dryRunCollections{}, nil
+}
+
+func (d *dryRunGroupware) Close() error {
+	if d.inner != nil {
+		return d.inner.Close()
+	}
+	return nil
+}
+
+type dryRunCollections struct{}
+
+func (dryRunCollections) EnsureCollection(_ context.Context, c model.Collection) (CollectionRef, error) {
+	if c.Default {
+		return CollectionRef{Href: "(default " + string(c.Kind) + ")", Kind: c.Kind}, nil
+	}
+	return CollectionRef{Href: "(new) " + c.Name, Kind: c.Kind}, nil
+}
+
+func (dryRunCollections) Put(context.Context, CollectionRef, Resource) (ResourceRef, error) {
+	return ResourceRef{}, model.Permanent(errDryRun)
+}
+
+func (dryRunCollections) Stat(context.Context, CollectionRef, string) (ResourceRef, error) {
+	return ResourceRef{}, fmt.Errorf("dry-run: %w", model.ErrNotFound)
+}
+func (dryRunCollections) Delete(context.Context, ResourceRef) error {
+	return model.Permanent(errDryRun)
+}
+func (dryRunCollections) Close() error { return nil }

@@ -28,6 +28,7 @@ type mailboxRun struct {
 	folders  int
 	created  []string
 	err      error
+	kinds    map[model.CollectionKind]*Counters // groupware counters per kind
 
 	// folderLocks serialises look-ups per target folder and remembers which UIDs are
 	// accounted for, so two in-flight items with the same bytes never claim one UID.
@@ -66,7 +67,13 @@ func (m *mailboxRun) run(ctx context.Context) {
 		m.err = err
 		return
 	}
-	err := m.migrate(ctx)
+	var err error
+	if !m.r.opts.SkipMail {
+		err = m.migrate(ctx)
+	}
+	if err == nil {
+		err = m.migrateGroupware(ctx)
+	}
 	m.err = err
 	st := state.Mailbox{ID: m.mbx.ID, Address: m.mbx.Address, Target: m.mbx.Target, Status: "done"}
 	switch {

@@ -36,6 +36,15 @@ type Options struct {
 	Sink   load.Sink
 	Store  state.Store
 
+	// Groupware: calendars, contacts and task lists of the Kinds listed go to GroupwareSink
+	// (CalDAV/CardDAV), converted by Converter, when the source is an
+	// extract.GroupwareSource. Nil GroupwareSink or empty Kinds: mail only.
+	GroupwareSink load.GroupwareSink
+	Kinds         []model.CollectionKind
+	Converter     Converter
+	// SkipMail leaves mail out (groupware only).
+	SkipMail bool
+
 	Selection extract.Selection
 	// Targets maps a source address (lower case) to the target login; an address that is not
 	// in the map moves to the login equal to its address.
@@ -117,20 +126,25 @@ type MailboxResult struct {
 	Folders        int      `json:"folders"`
 	FoldersCreated []string `json:"folders_to_create,omitempty"`
 	Counters
-	Error string `json:"error,omitempty"`
+	// Kinds breaks the groupware part of the counters down by kind (calendar, contacts,
+	// tasks); the mailbox's counters above include them.
+	Kinds map[model.CollectionKind]Counters `json:"kinds,omitempty"`
+	Error string                            `json:"error,omitempty"`
 }
 
 // Result is what a run did.
 type Result struct {
-	RunID       int64           `json:"run_id,omitempty"`
-	DryRun      bool            `json:"dry_run"`
-	Started     time.Time       `json:"started"`
-	Finished    time.Time       `json:"finished"`
-	Mailboxes   []MailboxResult `json:"mailboxes"`
-	Totals      Counters        `json:"totals"`
-	Failures    []Failure       `json:"failures"`
-	Problems    []Problem       `json:"problems"`
-	Interrupted bool            `json:"interrupted"`
+	RunID     int64           `json:"run_id,omitempty"`
+	DryRun    bool            `json:"dry_run"`
+	Started   time.Time       `json:"started"`
+	Finished  time.Time       `json:"finished"`
+	Mailboxes []MailboxResult `json:"mailboxes"`
+	Totals    Counters        `json:"totals"`
+	// Kinds totals the groupware counters by kind.
+	Kinds       map[model.CollectionKind]Counters `json:"kinds,omitempty"`
+	Failures    []Failure                         `json:"failures"`
+	Problems    []Problem                         `json:"problems"`
+	Interrupted bool                              `json:"interrupted"`
 }
 
 // Blocking reports whether the result holds problems of severity "error".
@@ -176,10 +190,16 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if o.Command == "" {
 		o.Command = "migrate"
 	}
-	store, sink := o.Store, o.Sink
+	store, sink, gsink := o.Store, o.Sink, o.GroupwareSink
 	if o.DryRun {
 		store = state.ReadOnly(store)
 		sink = load.DryRun(sink)
+		if gsink != nil {
+			gsink = load.DryRunGroupware(gsink)
+		}
+	}
+	if gsink != nil && len(o.Kinds) > 0 && o.Converter == nil {
+		return nil, fmt.Errorf("planner: groupware needs a Converter")
 	}
 	res := &Result{DryRun: o.DryRun, Started: time.Now(), Failures: []Failure{}, Problems: []Problem{}}
 
@@ -199,7 +219,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	res.RunID = runID
 
 	com := newCommitter(store)
-	r := &runner{opts: o, store: store, sink: sink, com: com, res: res}
+	r := &runner{opts: o, store: store, sink: sink, gsink: gsink, com: com, res: res}
 	results := make([]*mailboxRun, len(mailboxes))
 	sem := make(chan struct{}, o.MailboxParallel)
 	var wg sync.WaitGroup
@@ -227,6 +247,20 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		mres := MailboxResult{Address: mr.mbx.Address, Target: mr.mbx.Target, Kind: mr.mbx.Kind,
 			Folders: mr.folders, FoldersCreated: mr.created}
 		mres.Counters.add(&mr.c)
+		for k, c := range mr.kinds {
+			if mres.Kinds == nil {
+				mres.Kinds = map[model.CollectionKind]Counters{}
+			}
+			var one Counters
+			one.add(c)
+			mres.Kinds[k] = one
+			if res.Kinds == nil {
+				res.Kinds = map[model.CollectionKind]Counters{}
+			}
+			tot := res.Kinds[k]
+			tot.add(c)
+			res.Kinds[k] = tot
+		}
 		if mr.err != nil && !errors.Is(mr.err, context.Canceled) {
 			mres.Error = mr.err.Error()
 			res.Problems = append(res.Problems, Problem{Mailbox: mr.mbx.Address, Severity: "error", Message: mr.err.Error()})
@@ -271,6 +305,7 @@ type runner struct {
 	opts     Options
 	store    state.Store
 	sink     load.Sink
+	gsink    load.GroupwareSink
 	com      *committer
 	res      *Result
 	storeErr atomic.Pointer[error]
