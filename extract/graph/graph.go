@@ -22,6 +22,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -81,6 +82,8 @@ type Source struct {
 	adapter  *msgraphsdk.GraphRequestAdapter
 	raw      *http.Client // throttled, no kiota middleware: MIME downloads
 	th       *throttle
+	// oneExpand is set once Graph refused two $expand in one event request (calendar.go).
+	oneExpand atomic.Bool
 }
 
 var _ extract.Source = (*Source)(nil)
