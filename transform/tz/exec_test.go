@@ -1,0 +1,5 @@
+package tz
+
+import "os/exec"
+
+var execCommand = exec.Command
