@@ -308,3 +308,61 @@ func Radicale(t testing.TB, logins ...string) *DAVServer {
 	t.Logf("radicale started in %v: %s dir=%s", took.Round(time.Millisecond), s.URL, dir)
 	return s
 }
+
+// cyrusIMAPD finds Cyrus' imapd the way scripts/cyrus.sh does: Debian's cyrus-imapd package
+// conflicts with dovecot-imapd, so .ci/run only unpacks it under /opt/cyrus-imapd.
+func cyrusIMAPD() string {
+	for _, p := range []string{os.Getenv("CYRUS_IMAPD"), "/usr/lib/cyrus/bin/imapd",
+		filepath.Join(cmpOr(os.Getenv("CYRUS_IMAPD_ROOT"), "/opt/cyrus-imapd"), "usr/lib/cyrus/bin/imapd")} {
+		if p == "" {
+			continue
+		}
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			return p
+		}
+	}
+	return ""
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// Cyrus starts a private Cyrus IMAP with CalDAV/CardDAV, stopped when the test ends. Logins
+// are given as for Radicale. Every user has logged in once over IMAP and once over DAV, so
+// each has an INBOX and a calendar home and address book home holding a "Default" collection.
+// AdminUser "cyrusadmin" is a Cyrus admin and holds every right on each user's homes and
+// Default collections (and on collections created there later), at the owner's URLs; it cannot
+// list a user's home (a Depth 1 PROPFIND by a non-owner lists nothing). Every call starts its
+// own server (about 0.25 s). When Cyrus is not installed the test is skipped loudly, or fails
+// when BASCULE_REQUIRE_SERVERS=1 (CI).
+func Cyrus(t testing.TB, logins ...string) *DAVServer {
+	t.Helper()
+	if _, err := os.Stat("/usr/lib/cyrus/bin/httpd"); err != nil {
+		missing(t, "cyrus (apt-get install cyrus-common cyrus-caldav cyrus-admin sasl2-bin)")
+	}
+	if cyrusIMAPD() == "" {
+		missing(t, "cyrus imapd (unpack the cyrus-imapd package under /opt/cyrus-imapd, see .ci/run)")
+	}
+	users, list := parseLogins(logins)
+	// Short base paths: Cyrus uses unix sockets (108-byte limit).
+	dir, err := os.MkdirTemp(fastTempDir(), "cy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &DAVServer{Kind: "cyrus", Users: users, AdminUser: "cyrusadmin", AdminPass: "admin-" + filepath.Base(dir), Dir: dir}
+	if _, clash := users[s.AdminUser]; clash {
+		t.Fatalf("testenv.Cyrus: login %q is the admin account", s.AdminUser)
+	}
+	imapPort, httpPort := freePort(t), freePort(t)
+	took := startScript(t, "cyrus", dir, []string{"CYRUS_USERS=" + list,
+		"CYRUS_ADMIN_USER=" + s.AdminUser, "CYRUS_ADMIN_PASS=" + s.AdminPass},
+		filepath.Join("log", "master.log"), fmt.Sprint(imapPort), fmt.Sprint(httpPort))
+	s.URL = fmt.Sprintf("http://127.0.0.1:%d", httpPort)
+	s.IMAPAddr = fmt.Sprintf("127.0.0.1:%d", imapPort)
+	t.Logf("cyrus started in %v: %s imap=%s dir=%s", took.Round(time.Millisecond), s.URL, s.IMAPAddr, dir)
+	return s
+}

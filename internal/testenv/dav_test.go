@@ -271,3 +271,23 @@ func hrefs(objs []testenv.DAVObject) []string {
 	}
 	return out
 }
+
+func TestCyrus(t *testing.T) {
+	s := testenv.Cyrus(t, "alice", "bob:b0b-secret")
+	if s.Kind != "cyrus" || s.IMAPAddr == "" || s.Users["bob"] != "b0b-secret" {
+		t.Fatalf("server = %+v", s)
+	}
+	if got := s.PrincipalURL("alice"); got != "/dav/principals/user/alice/" {
+		t.Errorf("PrincipalURL(alice) = %q", got)
+	}
+	// Provisioned: both users have a Default calendar and address book.
+	for _, user := range []string{"alice", "bob"} {
+		if names := s.DisplayNames(t, user, testenv.KindCalendar); len(names) != 1 || names["/dav/calendars/user/"+user+"/Default/"] == "" {
+			t.Errorf("calendars of %s = %v", user, names)
+		}
+		if names := s.DisplayNames(t, user, testenv.KindContacts); len(names) != 1 || names["/dav/addressbooks/user/"+user+"/Default/"] == "" {
+			t.Errorf("address books of %s = %v", user, names)
+		}
+	}
+	checkDAVServer(t, s)
+}
