@@ -99,6 +99,7 @@ func Generate(cfg Config) *Tenant {
 		cfg.MaxAttachment = 2048
 	}
 	cfg.Messages = max(cfg.Messages, 0)
+	cfg.Events, cfg.Contacts, cfg.Tasks = max(cfg.Events, 0), max(cfg.Contacts, 0), max(cfg.Tasks, 0)
 	cfg.LargeMessages = min(max(cfg.LargeMessages, 0), cfg.Messages)
 	t := &Tenant{cfg: cfg, id: guid(cfg.Seed, "tenant"), byID: map[string]*mailbox{}, byName: map[string]*mailbox{}}
 	for i := range cfg.Users {
@@ -210,6 +211,10 @@ func Generate(cfg Config) *Tenant {
 		m.ChangeKey = changeKey(t.seq)
 		j.b.msgs = append(j.b.msgs, m)
 		j.b.mByID[m.ID] = m
+	}
+	// Groupware last, so that mail ids, sequence numbers and change keys stay what they were.
+	for _, b := range t.boxes {
+		t.genGroupware(b)
 	}
 	return t
 }

@@ -33,12 +33,18 @@ type Config struct {
 	Messages      int   // total messages across all mailboxes, spread unevenly
 	LargeMessages int   // messages carrying one 20–30 MB attachment (default 0)
 	MaxAttachment int64 // cap for ordinary attachments (default 2 MiB); they range from 1 KB up
+
+	// Groupware: every mailbox always gets a fixed catalog of calendars, events, contacts and
+	// tasks (see gwgen.go); these add generated filler items per mailbox.
+	Events   int // extra events per mailbox (about one in five a weekly series)
+	Contacts int // extra contacts per mailbox
+	Tasks    int // extra To Do tasks per mailbox
 }
 
 // Small is the demo and test size: 2 users and the shared mailbox, about 150 messages, no
-// large ones. It generates in well under a second.
+// large ones, the groupware catalog and a few filler events, contacts and tasks. It generates in well under a second.
 func Small() Config {
-	return Config{Seed: 1, Users: 2, Messages: 150, MaxAttachment: 2 << 20}
+	return Config{Seed: 1, Users: 2, Messages: 150, MaxAttachment: 2 << 20, Events: 12, Contacts: 8, Tasks: 6}
 }
 
 // User is one mailbox of the tenant.
@@ -111,6 +117,7 @@ type mailbox struct {
 	mByID   map[string]*msg
 	tombs   map[string][]tomb // folder id → removals
 	nextIdx int
+	gw      *groupware
 }
 
 type tomb struct {
