@@ -5,7 +5,7 @@
 #   scripts/cyrus.sh stop DIR
 #
 # Environment:
-#   CYRUS_USERS        "login:password …" (default "alice:alicepw bob:bobpw")
+#   CYRUS_USERS        "login:password …" (default "alice:alicepw bob:bobpw"); logins may hold '@'
 #   CYRUS_ADMIN_USER   Cyrus admin ("admins:"), may read and write every mailbox and DAV
 #                      collection (default cyrusadmin)
 #   CYRUS_ADMIN_PASS   its password (default adminpw)
@@ -181,7 +181,10 @@ sasl_minimum_layer: 0
 # "/" separator, personal folders at the top, others under "Other Users/<user>/".
 unixhierarchysep: yes
 altnamespace: yes
-virtdomains: off
+# Logins may hold a domain (carol@example.org: SASL realm example.org); plain logins live in
+# the default domain.
+virtdomains: userid
+defaultdomain: localhost
 # INBOX, special-use folders and a 1 GiB quota at first login.
 autocreate_quota: 1048576
 autocreate_inbox_folders: Drafts | Sent | Trash | Junk | Archive
@@ -230,7 +233,9 @@ CONF
   local logins=()
   for u in $users "$admin:$admin_pass"; do
     local login=${u%%:*} pw=${u#*:}
-    printf '%s' "$pw" | saslpasswd2 -p -c -f "$dir/sasldb2" -u localhost "$login"
+    local realm=localhost local=$login
+    if [[ "$login" == *@* ]]; then realm=${login##*@}; local=${login%@*}; fi
+    printf '%s' "$pw" | saslpasswd2 -p -c -f "$dir/sasldb2" -u "$realm" "$local"
     logins+=("$login")
     if [ "${CYRUS_TELEMETRY:-}" = 1 ]; then mkdir -p "$dir/conf/log/$login"; fi
   done
@@ -260,7 +265,10 @@ CONF
           echo "provisioning $login failed" >&2; stop >/dev/null 2>&1 || true; exit 1
         fi
         for m in "#calendars" "#calendars/Default" "#addressbooks" "#addressbooks/Default"; do
-          acls+=("SETACL $(imap_quote "user/$login/$m") $(imap_quote "$admin") lrswipkxtecdan")
+          # With virtual domains an admin names carol@example.org's mailboxes user/carol/…@example.org.
+          local mbox="user/$login/$m"
+          [[ "$login" == *@* ]] && mbox="user/${login%@*}/$m@${login##*@}"
+          acls+=("SETACL $(imap_quote "$mbox") $(imap_quote "$admin") lrswipkxtecdan")
         done
       done
       if ! imap_run "$imap_port" "$admin" "$admin_pass" "${acls[@]}"; then

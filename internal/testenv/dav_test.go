@@ -19,12 +19,15 @@ import (
 )
 
 func TestRadicale(t *testing.T) {
-	s := testenv.Radicale(t, "alice", "bob:b0b-secret")
+	s := testenv.Radicale(t, "alice", "bob:b0b-secret", "dan@contoso.example")
 	if s.Kind != "radicale" || s.Users["alice"] != "pw-alice" || s.Users["bob"] != "b0b-secret" {
 		t.Fatalf("server = %+v", s)
 	}
 	if got := s.PrincipalURL("alice"); got != "/alice/" {
 		t.Errorf("PrincipalURL(alice) = %q", got)
+	}
+	if got := principalOf(t, s, "dan@contoso.example"); got != s.PrincipalURL("dan@contoso.example") {
+		t.Errorf("current-user-principal of dan@contoso.example = %q, want %q", got, s.PrincipalURL("dan@contoso.example"))
 	}
 	checkDAVServer(t, s)
 }
@@ -185,6 +188,21 @@ func checkDAVServer(t *testing.T, s *testenv.DAVServer) {
 	}
 }
 
+// principalOf discovers login's principal from the well-known CalDAV URI.
+func principalOf(t *testing.T, s *testenv.DAVServer, login string) string {
+	t.Helper()
+	hc := s.HTTPClient(login)
+	wc, err := webdav.NewClient(hc, wellKnown(t, hc, s.URL, "caldav"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	principal, err := wc.FindCurrentUserPrincipal(context.Background())
+	if err != nil {
+		t.Fatalf("current-user-principal of %s: %v", login, err)
+	}
+	return principal
+}
+
 func wellKnown(t *testing.T, hc webdav.HTTPClient, base, service string) string {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, base+"/.well-known/"+service, nil)
@@ -290,4 +308,29 @@ func TestCyrus(t *testing.T) {
 		}
 	}
 	checkDAVServer(t, s)
+}
+
+// TestCyrusDomainLogin: a login holding a domain is provisioned, discovers its principal and
+// can write into its Default calendar, and the admin can too.
+func TestCyrusDomainLogin(t *testing.T) {
+	s := testenv.Cyrus(t, "carol@example.org")
+	if got := principalOf(t, s, "carol@example.org"); got != s.PrincipalURL("carol@example.org") {
+		t.Fatalf("current-user-principal = %q, want %q", got, s.PrincipalURL("carol@example.org"))
+	}
+	cal := "/dav/calendars/user/carol@example.org/Default/"
+	for _, login := range []string{"carol@example.org", s.AdminUser} {
+		req, _ := http.NewRequest(http.MethodPut, s.URL+cal+login+".ics", bytes.NewReader(vevent(login, "by "+login)))
+		req.Header.Set("Content-Type", "text/calendar; charset=utf-8")
+		resp, err := s.HTTPClient(login).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			t.Errorf("PUT as %s = %s", login, resp.Status)
+		}
+	}
+	if got := hrefs(s.Objects(t, "carol@example.org", testenv.KindCalendar)[cal]); len(got) != 2 {
+		t.Errorf("Objects(carol@example.org)[%s] = %v", cal, got)
+	}
 }
