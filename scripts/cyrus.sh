@@ -230,13 +230,11 @@ DAEMON {
 CONF
 
   rm -f "$dir/sasldb2"
-  local logins=()
   for u in $users "$admin:$admin_pass"; do
     local login=${u%%:*} pw=${u#*:}
-    local realm=localhost local=$login
-    if [[ "$login" == *@* ]]; then realm=${login##*@}; local=${login%@*}; fi
-    printf '%s' "$pw" | saslpasswd2 -p -c -f "$dir/sasldb2" -u "$realm" "$local"
-    logins+=("$login")
+    local realm=localhost name=$login
+    if [[ "$login" == *@* ]]; then realm=${login##*@}; name=${login%@*}; fi
+    printf '%s' "$pw" | saslpasswd2 -p -c -f "$dir/sasldb2" -u "$realm" "$name"
     if [ "${CYRUS_TELEMETRY:-}" = 1 ]; then mkdir -p "$dir/conf/log/$login"; fi
   done
   if [ "$(id -u)" = 0 ]; then
