@@ -97,6 +97,8 @@ type Item struct {
 type Counts struct {
 	Items map[Status]int64
 	Bytes map[Status]int64
+	// Kinds counts items by kind ("mail", "calendar", "contacts", "tasks") and status.
+	Kinds map[string]map[Status]int64
 }
 
 // Store is the progress store. Every method is safe for concurrent use.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -30,6 +31,8 @@ type statusMailbox struct {
 	state.Mailbox
 	Items map[state.Status]int64 `json:"items"`
 	Bytes map[state.Status]int64 `json:"bytes"`
+	// Kinds breaks Items down by kind: mail, calendar, contacts, tasks.
+	Kinds map[string]map[state.Status]int64 `json:"kinds"`
 }
 
 func runStatus(ctx context.Context, g *GlobalOptions, cmd *cobra.Command) error {
@@ -55,7 +58,7 @@ func runStatus(ctx context.Context, g *GlobalOptions, cmd *cobra.Command) error 
 		if err != nil {
 			return err
 		}
-		out = append(out, statusMailbox{Mailbox: m, Items: c.Items, Bytes: c.Bytes})
+		out = append(out, statusMailbox{Mailbox: m, Items: c.Items, Bytes: c.Bytes, Kinds: c.Kinds})
 	}
 	w := cmd.OutOrStdout()
 	if g.Output == "json" {
@@ -74,10 +77,17 @@ func runStatus(ctx context.Context, g *GlobalOptions, cmd *cobra.Command) error 
 	tw.Flush()
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "MAILBOX\tTARGET\tSTATUS\tDONE\tIN FLIGHT\tFAILED\tDELETED\tBYTES DONE")
+	fmt.Fprintln(tw, "MAILBOX\tTARGET\tSTATUS\tDONE\tIN FLIGHT\tFAILED\tDELETED\tBYTES DONE\tDONE BY KIND")
 	for _, m := range out {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", m.Address, m.Target, m.Status,
-			m.Items[state.StatusDone], m.Items[state.StatusInFlight], m.Items[state.StatusFailed], m.Items[state.StatusDeleted], humanBytes(m.Bytes[state.StatusDone]))
+		var kinds []string
+		for _, k := range []string{"mail", "calendar", "contacts", "tasks"} {
+			if n := m.Kinds[k][state.StatusDone]; n > 0 {
+				kinds = append(kinds, fmt.Sprintf("%s %d", k, n))
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", m.Address, m.Target, m.Status,
+			m.Items[state.StatusDone], m.Items[state.StatusInFlight], m.Items[state.StatusFailed], m.Items[state.StatusDeleted],
+			humanBytes(m.Bytes[state.StatusDone]), strings.Join(kinds, ", "))
 	}
 	return tw.Flush()
 }

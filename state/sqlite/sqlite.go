@@ -504,22 +504,30 @@ func (s *Store) Counts(ctx context.Context, mailbox string) (state.Counts, error
 	var rows *sql.Rows
 	var err error
 	if mailbox == "" {
-		rows, err = s.r.QueryContext(ctx, `SELECT status, count(*), coalesce(sum(size), 0) FROM items GROUP BY status`)
+		rows, err = s.r.QueryContext(ctx, `SELECT kind, status, count(*), coalesce(sum(size), 0) FROM items GROUP BY kind, status`)
 	} else {
-		rows, err = s.r.QueryContext(ctx, `SELECT status, count(*), coalesce(sum(size), 0) FROM items WHERE mailbox = ? GROUP BY status`, mailbox)
+		rows, err = s.r.QueryContext(ctx, `SELECT kind, status, count(*), coalesce(sum(size), 0) FROM items WHERE mailbox = ? GROUP BY kind, status`, mailbox)
 	}
 	if err != nil {
 		return state.Counts{}, fmt.Errorf("state: counts: %w", err)
 	}
 	defer rows.Close()
-	c := state.Counts{Items: map[state.Status]int64{}, Bytes: map[state.Status]int64{}}
+	c := state.Counts{Items: map[state.Status]int64{}, Bytes: map[state.Status]int64{}, Kinds: map[string]map[state.Status]int64{}}
 	for rows.Next() {
-		var st string
+		var kind, st string
 		var n, b int64
-		if err := rows.Scan(&st, &n, &b); err != nil {
+		if err := rows.Scan(&kind, &st, &n, &b); err != nil {
 			return state.Counts{}, fmt.Errorf("state: counts: %w", err)
 		}
-		c.Items[state.Status(st)], c.Bytes[state.Status(st)] = n, b
+		c.Items[state.Status(st)] += n
+		c.Bytes[state.Status(st)] += b
+		if kind == "" {
+			kind = "mail"
+		}
+		if c.Kinds[kind] == nil {
+			c.Kinds[kind] = map[state.Status]int64{}
+		}
+		c.Kinds[kind][state.Status(st)] = n
 	}
 	if err := rows.Err(); err != nil {
 		return state.Counts{}, fmt.Errorf("state: counts: %w", err)

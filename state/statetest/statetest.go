@@ -557,6 +557,12 @@ func (s *suite) testCounts(t *testing.T) {
 	}
 	wantN := map[key]int64{}
 	wantB := map[key]int64{}
+	type kkey struct {
+		mbx, kind string
+		st        state.Status
+	}
+	wantK := map[kkey]int64{}
+	kinds := []model.CollectionKind{"", model.KindCalendar, model.KindContacts}
 	var in []state.Item
 	statuses := []state.Status{state.StatusInFlight, state.StatusDone, state.StatusFailed, state.StatusDeleted}
 	for n := range 100 {
@@ -566,10 +572,18 @@ func (s *suite) testCounts(t *testing.T) {
 			stt = state.StatusDone
 		}
 		size := int64(n)*1000 + 7
-		in = append(in, state.Item{Mailbox: m, ID: fmt.Sprint("i", n), Status: stt, Size: size})
+		kind := kinds[n%3]
+		in = append(in, state.Item{Mailbox: m, ID: fmt.Sprint("i", n), Status: stt, Size: size, Kind: kind})
+		kname := string(kind)
+		if kname == "" {
+			kname = "mail"
+		}
 		for _, mm := range []string{m, ""} {
 			wantN[key{mm, stt}]++
 			wantB[key{mm, stt}] += size
+			if n != 1 { // item 1 moves below
+				wantK[kkey{mm, kname, stt}]++
+			}
 		}
 	}
 	if err := st.PutItems(ctx, in); err != nil {
@@ -586,6 +600,7 @@ func (s *suite) testCounts(t *testing.T) {
 		wantB[key{mm, in[1].Status}] -= in[1].Size
 		wantN[key{mm, state.StatusFailed}]++
 		wantB[key{mm, state.StatusFailed}] += in[1].Size
+		wantK[kkey{mm, string(in[1].Kind), state.StatusFailed}]++
 	}
 	for _, mm := range []string{"m1", "m2", "", "m-none"} {
 		c, err := st.Counts(ctx, mm)
@@ -603,6 +618,13 @@ func (s *suite) testCounts(t *testing.T) {
 		for stt, n := range c.Items {
 			if n == 0 || !slices.Contains(statuses, stt) {
 				t.Errorf("Counts(%q).Items has unexpected entry %q = %d", mm, stt, n)
+			}
+		}
+		for _, kind := range []string{"mail", "calendar", "contacts", "tasks"} {
+			for _, stt := range statuses {
+				if g, w := c.Kinds[kind][stt], wantK[kkey{mm, kind, stt}]; g != w {
+					t.Errorf("Counts(%q).Kinds[%s][%s] = %d, want %d", mm, kind, stt, g, w)
+				}
 			}
 		}
 	}
