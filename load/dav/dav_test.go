@@ -40,3 +40,18 @@ func TestRadicale(t *testing.T) {
 	h.RefusedText = "400"
 	davtest.Run(t, h)
 }
+
+// TestCyrus runs the suite against a real Cyrus (the strictest open-source DAV server):
+// refusals carry its precondition elements; the admin writes at the owners' URLs, its
+// principal given by a template.
+func TestCyrus(t *testing.T) {
+	s := testenv.Cyrus(t, "alice", "bob")
+	h := harness(t, s, "/dav/principals/user/{user}/")
+	h.RefusedText = "C:valid-calendar-data"
+	// Cyrus 3.6 names a UID conflict after RFC 6638's precondition, not RFC 4791's no-uid-conflict.
+	h.UIDConflictText = "C:unique-scheduling-object-resource"
+	h.HasDefaults = true
+	// A display name set by a non-owner is a private annotation of that user in Cyrus.
+	h.AdminNamesPrivate = true
+	davtest.Run(t, h)
+}

@@ -6,9 +6,11 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"net"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -214,7 +216,32 @@ func reason(ex *exchange) string {
 			return s
 		}
 	}
-	return s + ": " + clip(collapse(string(body)), 300)
+	text := string(body)
+	if ct := ex.header.Get("Content-Type"); strings.HasPrefix(ct, "text/html") || bytes.HasPrefix(bytes.ToLower(body), []byte("<!doctype html")) || bytes.HasPrefix(bytes.ToLower(body), []byte("<html")) {
+		text = htmlText(text)
+	}
+	if text = clip(collapse(text), 300); text == "" {
+		return s
+	}
+	return s + ": " + text
+}
+
+var (
+	htmlPara = regexp.MustCompile(`(?is)<p>(.*?)</p>`)
+	htmlTag  = regexp.MustCompile(`(?s)<[^>]*>`)
+)
+
+// htmlText keeps what a human would read in an HTML error page: its paragraphs (Cyrus puts
+// the reason in one; title and heading only repeat the status), else all its text.
+func htmlText(s string) string {
+	var parts []string
+	for _, m := range htmlPara.FindAllStringSubmatch(s, 4) {
+		parts = append(parts, htmlTag.ReplaceAllString(m[1], " "))
+	}
+	if len(parts) == 0 {
+		parts = append(parts, htmlTag.ReplaceAllString(s, " "))
+	}
+	return html.UnescapeString(strings.Join(parts, " "))
 }
 
 // davError reads a DAV:error body (RFC 4918 §16): the names of its child elements are the

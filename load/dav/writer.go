@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -73,10 +74,15 @@ func (s *Sink) open(ctx context.Context, account string) (*writer, error) {
 		return nil, atOpen(ex, classify(fmt.Sprintf("dav: finding the principal of %q at %s", user, endpoint), ex, err))
 	}
 	w.principal = own
+	var ownCal, ownAB string
 	if s.cfg.Auth == "admin" {
 		if w.principal, err = s.principalOf(own, account); err != nil {
 			return nil, err
 		}
+		// Some servers (Cyrus) answer the requester's own home for anybody's principal: know
+		// the admin's homes to tell.
+		ownCal, _ = w.cal.FindCalendarHomeSet(ctx, own)
+		ownAB, _ = w.card.FindAddressBookHomeSet(ctx, own)
 	}
 
 	tctx, ex = track(ctx)
@@ -84,10 +90,16 @@ func (s *Sink) open(ctx context.Context, account string) (*writer, error) {
 	if err = w.homeErr("calendar-home-set", ex, err); err != nil {
 		return nil, err
 	}
+	if home, err = s.homeOf(home, ownCal, account); err != nil {
+		return nil, err
+	}
 	w.calHome = dirPath(home)
 	tctx, ex = track(ctx)
 	home, err = w.card.FindAddressBookHomeSet(tctx, w.principal)
 	if err = w.homeErr("addressbook-home-set", ex, err); err != nil {
+		return nil, err
+	}
+	if home, err = s.homeOf(home, ownAB, account); err != nil {
 		return nil, err
 	}
 	w.abHome = dirPath(home)
@@ -122,7 +134,7 @@ func (w *writer) homeErr(prop string, ex *exchange, err error) error {
 	}
 	err = classify(fmt.Sprintf("dav: reading %s of %q at %s", prop, w.account, w.principal), ex, err)
 	if errors.Is(err, model.ErrNotFound) {
-		return model.Permanent(fmt.Errorf("%w (is the account %q known to the server, and has it logged in once?)", err, w.account))
+		return model.Permanent(fmt.Errorf("%w (is the account %q known to the server? Cyrus creates a user's DAV homes only at their own first DAV request)", err, w.account))
 	}
 	return atOpen(ex, err)
 }
@@ -131,6 +143,7 @@ func (w *writer) homeErr(prop string, ex *exchange, err error) error {
 // under the base URL, following redirects on the same server by hand; the base URL itself
 // when the server has no well-known URI.
 func (w *writer) contextPath(ctx context.Context) (string, error) {
+	what := func(p string) string { return fmt.Sprintf("dav: discovery at %s as %q", p, w.c.user) }
 	for _, svc := range []string{"caldav", "carddav"} {
 		p := path.Join(w.s.base.Path, ".well-known", svc)
 		if w.s.base.Path != "/" {
@@ -141,15 +154,15 @@ func (w *writer) contextPath(ctx context.Context) (string, error) {
 		for hop := 0; hop < 5; hop++ {
 			ex, _, err := w.c.do(ctx, "PROPFIND", w.url(p), http.Header{"Depth": {"0"}, "Content-Type": {`application/xml; charset="utf-8"`}}, []byte(principalPropfind))
 			if err != nil {
-				return "", classify("dav: discovery at "+p, ex, err)
+				return "", classify(what(p), ex, err)
 			}
 			switch st := ex.status; {
 			case st == http.StatusMultiStatus:
 				return p, nil
 			case st == http.StatusUnauthorized:
-				return "", classify("dav: discovery at "+p, ex, nil)
+				return "", classify(what(p), ex, nil)
 			case st >= 500:
-				return "", statusErr("dav: discovery at "+p, ex)
+				return "", statusErr(what(p), ex)
 			case st/100 == 3:
 				loc, err := url.Parse(ex.header.Get("Location"))
 				if err != nil || ex.header.Get("Location") == "" {
@@ -191,6 +204,28 @@ func (s *Sink) principalOf(adminPrincipal, account string) (string, error) {
 	}
 	segs[found] = account
 	return strings.Join(segs, "/"), nil
+}
+
+// homeOf returns the account's home given what its principal answered: in admin mode, a
+// server that gave the admin's own home (Cyrus: the admin's home, or a path naming the admin
+// and not the account) gets the account's in its place, derived by replacing the admin's
+// login in the path.
+func (s *Sink) homeOf(home, adminHome, account string) (string, error) {
+	if s.cfg.Auth != "admin" || home == "" {
+		return home, nil
+	}
+	segs := strings.Split(home, "/")
+	if dirPath(home) != dirPath(adminHome) && (!slices.Contains(segs, s.cfg.AdminUser) || slices.Contains(segs, account)) {
+		return home, nil
+	}
+	for i, seg := range segs {
+		if seg == s.cfg.AdminUser {
+			segs[i] = account
+			return strings.Join(segs, "/"), nil
+		}
+	}
+	// Writing there would write into the admin's own collections.
+	return "", model.Fatal(fmt.Errorf("dav: the server gives the admin's own home %s for the principal of %q, and the path does not name the admin: cannot find that account's home", home, account))
 }
 
 // url makes an absolute URL of a server path (decoded form; escaped here).
@@ -248,8 +283,19 @@ func (w *writer) propHref(ctx context.Context, p, space, local string) string {
 type multistatus struct {
 	Responses []struct {
 		Href      string     `xml:"DAV: href"`
+		Status    string     `xml:"DAV: status"` // for the whole resource (Cyrus: 404)
 		Propstats []propstat `xml:"DAV: propstat"`
 	} `xml:"DAV: response"`
+}
+
+// statusCode reads the code of an "HTTP/1.1 404 Not Found" status line (0 if none).
+func statusCode(line string) int {
+	f := strings.Fields(line)
+	if len(f) < 2 {
+		return 0
+	}
+	n, _ := strconv.Atoi(f[1])
+	return n
 }
 
 type propstat struct {
@@ -263,10 +309,7 @@ type propstat struct {
 	} `xml:"DAV: prop"`
 }
 
-func (p propstat) ok() bool {
-	f := strings.Fields(p.Status)
-	return len(f) >= 2 && f[1] == "200"
-}
+func (p propstat) ok() bool { return statusCode(p.Status) == http.StatusOK }
 
 // collection is one collection found in a home.
 type collection struct {
@@ -361,6 +404,19 @@ func (w *writer) EnsureCollection(ctx context.Context, c model.Collection) (load
 	}
 	name := CollectionName(c.ID)
 	if c.Default {
+		if len(cols) == 0 {
+			// A home that lists nothing may still hold collections the listing hides (Cyrus
+			// lists a home only to its owner): look for the usual defaults one by one.
+			for _, n := range []string{"Default", defaultNames[c.Kind]} {
+				col, found, err := w.probe(ctx, home+n+"/", c.Kind)
+				if err != nil {
+					return load.CollectionRef{}, err
+				}
+				if found {
+					cols = append(cols, col)
+				}
+			}
+		}
 		if col, ok := w.pickDefault(cols, c.Kind); ok {
 			ref := load.CollectionRef{Href: col.href, Kind: c.Kind}
 			w.refs[key] = ref
@@ -369,20 +425,88 @@ func (w *writer) EnsureCollection(ctx context.Context, c model.Collection) (load
 		name = defaultNames[c.Kind]
 	}
 	href := home + name + "/"
-	if i := slices.IndexFunc(cols, func(col collection) bool { return col.href == href }); i >= 0 {
-		if comp != "" && !cols[i].supports(comp) {
+	i := slices.IndexFunc(cols, func(col collection) bool { return col.href == href })
+	var col collection
+	found := i >= 0
+	if found {
+		col = cols[i]
+	} else if col, found, err = w.probe(ctx, href, c.Kind); err != nil {
+		return load.CollectionRef{}, err
+	}
+	if found {
+		if comp != "" && !col.supports(comp) {
 			return load.CollectionRef{}, model.Permanent(fmt.Errorf("dav: %s exists but holds no %s", href, comp))
 		}
-		ref := load.CollectionRef{Href: href, Kind: c.Kind}
-		w.refs[key] = ref
-		return ref, nil
-	}
-	if err := w.create(ctx, href, c); err != nil {
+	} else if err := w.create(ctx, href, c); err != nil {
 		return load.CollectionRef{}, err
 	}
 	ref := load.CollectionRef{Href: href, Kind: c.Kind}
 	w.refs[key] = ref
 	return ref, nil
+}
+
+const probePropfind = `<?xml version="1.0" encoding="utf-8"?><D:propfind xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:resourcetype/><D:displayname/><C:supported-calendar-component-set/></D:prop></D:propfind>`
+
+// probe reads one collection with a Depth 0 PROPFIND: found is false when nothing is there;
+// something there that is not a collection of kind is a permanent error.
+func (w *writer) probe(ctx context.Context, href string, kind model.CollectionKind) (collection, bool, error) {
+	what := "dav: PROPFIND " + href
+	ex, data, err := w.c.do(ctx, "PROPFIND", w.url(href), http.Header{"Depth": {"0"}, "Content-Type": {`application/xml; charset="utf-8"`}}, []byte(probePropfind))
+	if err != nil {
+		return collection{}, false, classify(what, ex, err)
+	}
+	if ex.status == http.StatusNotFound {
+		return collection{}, false, nil
+	}
+	if ex.status != http.StatusMultiStatus {
+		return collection{}, false, statusErr(what, ex)
+	}
+	var ms struct {
+		Responses []struct {
+			Status    string `xml:"DAV: status"`
+			Propstats []struct {
+				Status string `xml:"DAV: status"`
+				Prop   struct {
+					Types struct {
+						Any []struct{ XMLName xml.Name } `xml:",any"`
+					} `xml:"DAV: resourcetype"`
+					Name  string `xml:"DAV: displayname"`
+					Comps []struct {
+						Name string `xml:"name,attr"`
+					} `xml:"urn:ietf:params:xml:ns:caldav supported-calendar-component-set>comp"`
+				} `xml:"DAV: prop"`
+			} `xml:"DAV: propstat"`
+		} `xml:"DAV: response"`
+	}
+	if err := xml.Unmarshal(data, &ms); err != nil || len(ms.Responses) == 0 {
+		return collection{}, false, model.Retryable(fmt.Errorf("%s: unreadable answer", what))
+	}
+	r := ms.Responses[0]
+	if statusCode(r.Status) == http.StatusNotFound {
+		return collection{}, false, nil
+	}
+	col := collection{href: href}
+	isKind := false
+	for _, ps := range r.Propstats {
+		if statusCode(ps.Status) != http.StatusOK {
+			continue
+		}
+		for _, t := range ps.Prop.Types.Any {
+			if (kind == model.KindContacts && t.XMLName.Local == "addressbook") || (kind != model.KindContacts && t.XMLName.Local == "calendar") {
+				isKind = true
+			}
+		}
+		if ps.Prop.Name != "" {
+			col.name = ps.Prop.Name
+		}
+		for _, c := range ps.Prop.Comps {
+			col.comps = append(col.comps, c.Name)
+		}
+	}
+	if !isKind {
+		return collection{}, false, model.Permanent(fmt.Errorf("%s: something that is not a %s collection is there", what, kind))
+	}
+	return col, true, nil
 }
 
 // pickDefault chooses the target's default collection of kind among cols; ours (named
@@ -456,13 +580,13 @@ func (w *writer) create(ctx context.Context, href string, c model.Collection) er
 	case ex.status/100 == 2:
 		return nil
 	case ex.status == http.StatusMethodNotAllowed:
-		// It exists already (created by another worker since we listed): reuse it if it holds
-		// what we need.
-		_, cols, err := w.list(ctx, c.Kind)
+		// It exists already (created by another worker since we looked): reuse it if it
+		// holds what we need.
+		col, found, err := w.probe(ctx, href, c.Kind)
 		if err != nil {
 			return err
 		}
-		if i := slices.IndexFunc(cols, func(col collection) bool { return col.href == href }); i >= 0 && cols[i].supports(component(c.Kind)) {
+		if found && col.supports(component(c.Kind)) {
 			return nil
 		}
 	}
@@ -571,17 +695,24 @@ func (w *writer) stat(ctx context.Context, href string) (load.ResourceRef, error
 	if err := xml.Unmarshal(data, &ms); err != nil {
 		return load.ResourceRef{}, model.Retryable(fmt.Errorf("%s: unreadable answer: %w", what, err))
 	}
-	for _, r := range ms.Responses {
-		for _, ps := range r.Propstats {
-			if ps.ok() && ps.Prop.ETag != "" {
-				return load.ResourceRef{Href: href, ETag: strings.TrimSpace(ps.Prop.ETag)}, nil
-			}
-			if f := strings.Fields(ps.Status); len(f) >= 2 && f[1] == "404" && len(ms.Responses) == 1 && len(r.Propstats) == 1 {
-				// Some servers answer a missing resource with a 207 holding a 404.
-				return load.ResourceRef{}, model.Permanent(fmt.Errorf("%w: %s", model.ErrNotFound, what))
-			}
+	notFound := model.Permanent(fmt.Errorf("%w: %s", model.ErrNotFound, what))
+	if len(ms.Responses) != 1 {
+		return load.ResourceRef{}, model.Permanent(fmt.Errorf("%s: %d responses in a Depth 0 answer", what, len(ms.Responses)))
+	}
+	r := ms.Responses[0]
+	if statusCode(r.Status) == http.StatusNotFound {
+		// Cyrus answers a missing resource with a 207 holding a 404.
+		return load.ResourceRef{}, notFound
+	}
+	for _, ps := range r.Propstats {
+		if ps.ok() && ps.Prop.ETag != "" {
+			return load.ResourceRef{Href: href, ETag: strings.TrimSpace(ps.Prop.ETag)}, nil
 		}
 	}
+	if len(r.Propstats) == 0 {
+		return load.ResourceRef{}, model.Retryable(fmt.Errorf("%s: no properties and no status (%s)", what, r.Status))
+	}
+	// The resource exists but has no ETag: the caller can only write it unconditionally.
 	return load.ResourceRef{Href: href}, nil
 }
 
