@@ -208,7 +208,7 @@ func reason(ex *exchange) string {
 	if body[0] == '<' {
 		if conds, text, ok := davError(body); ok {
 			if len(conds) > 0 {
-				s += ": " + strings.Join(conds, ", ")
+				s += ": " + clip(strings.Join(conds, ", "), 300)
 			}
 			if text != "" {
 				s += ": " + text
