@@ -25,6 +25,10 @@ type route struct {
 	user   string
 	folder string // id or well-known name, "" for mailbox-wide
 	msg    string
+	gw     bool   // a calendar, contacts or To Do route (groupware.go)
+	coll   string // groupware: calendar, contact folder or task list id
+	item   string // groupware: event, contact or task id
+	sub    string // groupware: attachment or checklist item id
 }
 
 func parseRoute(escapedPath string) route {
@@ -64,6 +68,8 @@ func parseRoute(escapedPath string) route {
 		return unknown
 	case "messages":
 		return messageRoute(r, rest)
+	case "calendars", "calendar", "events", "calendarView", "contactFolders", "contacts", "todo":
+		return gwRoute(r, rest)
 	case "mailFolders":
 	default:
 		return unknown
@@ -191,6 +197,10 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, inner bool) 
 		}
 	}
 	q := query(r)
+	if rt.gw {
+		s.serveGroupware(w, r, q, u, rt)
+		return
+	}
 	switch rt.class {
 	case "users":
 		s.listUsers(w, r, q)

@@ -84,6 +84,8 @@ type Server struct {
 	frng   *mrand.Rand
 
 	lim *limiter
+
+	gd gwDeltas // groupware delta sync states
 }
 
 // Start generates a CA and a server certificate for 127.0.0.1, ::1 and localhost, and serves
@@ -224,8 +226,11 @@ func (s *Server) SetThrottle(t Throttle) { s.lim.set(t) }
 // Counts returns the number of requests received per endpoint class since the last
 // ResetCounts: "openid", "token", "users", "user", "mailboxSettings", "mailFolders",
 // "mailFolder", "childFolders", "mailFolders.delta", "messages", "message",
-// "messages.delta", "message.value", "batch" (requests inside a batch count under their own
-// class too), and "unknown".
+// "messages.delta", "message.value", the groupware classes (see gwRoute: "calendars",
+// "calendar", "events", "event", "event.instances", "event.attachments", "calendarView",
+// "calendarView.delta", "contactFolders", "contacts", "contacts.delta", "contact.photo.value",
+// "todo.lists", "todo.tasks", "todo.tasks.delta"...), "batch" (requests inside a batch count
+// under their own class too), and "unknown".
 func (s *Server) Counts() map[string]int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()

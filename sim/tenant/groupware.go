@@ -24,7 +24,7 @@ type Calendar struct {
 
 // Attendee is one attendee of an event.
 type Attendee struct {
-	Address
+	Email        Address
 	Type         string    // required | optional | resource
 	Response     string    // none | organizer | tentativelyAccepted | accepted | declined | notResponded
 	ResponseTime time.Time // zero when none

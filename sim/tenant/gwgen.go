@@ -152,7 +152,7 @@ func (t *Tenant) genGroupware(b *mailbox) {
 		return x
 	}
 	att := func(a Address, typ, resp string) Attendee {
-		at := Attendee{Address: a, Type: typ, Response: resp}
+		at := Attendee{Email: a, Type: typ, Response: resp}
 		if resp != "none" && resp != "notResponded" {
 			at.ResponseTime = genCreated.Add(26 * time.Hour)
 		}
