@@ -36,9 +36,9 @@ import (
 // events, stored in the state store's cursor column.
 const calCursorPrefix = "cal1."
 
-// maxCursorEntries bounds what a cursor may decode to (a corrupted cursor must not make
-// Bascule allocate without limit).
-const maxCursorEntries = 5_000_000
+// maxCursorBytes bounds what a cursor may inflate to (a corrupted cursor must not make
+// Bascule allocate without limit): over a million events.
+const maxCursorBytes = 64 << 20
 
 // eventSelect is every structural property of a v1.0 event (as the SDK knows them) plus
 // cancelledOccurrences, which Graph only returns when selected.
@@ -110,9 +110,8 @@ func decodeCalCursor(calID, cursor string) (calState, error) {
 	if err != nil {
 		return nil, errBadCursor
 	}
-	// 64 bytes per entry is far above what ids take; beyond it, the input is not ours.
-	raw, err := io.ReadAll(io.LimitReader(flate.NewReader(bytes.NewReader(z)), 64*maxCursorEntries))
-	if err != nil {
+	raw, err := io.ReadAll(io.LimitReader(flate.NewReader(bytes.NewReader(z)), maxCursorBytes+1))
+	if err != nil || len(raw) > maxCursorBytes {
 		return nil, errBadCursor
 	}
 	r := bytes.NewReader(raw)
@@ -133,7 +132,8 @@ func decodeCalCursor(calID, cursor string) (calState, error) {
 		return nil, errBadCursor
 	}
 	count, err := binary.ReadUvarint(r)
-	if err != nil || count > maxCursorEntries || count > uint64(r.Len()) {
+	// An entry takes at least 10 bytes (two lengths and the digest).
+	if err != nil || count > uint64(r.Len()/10) {
 		return nil, errBadCursor
 	}
 	st := make(calState, count)

@@ -2,7 +2,8 @@
 // and not-found, folders parents-first with non-ASCII paths, a full pass that yields every
 // message exactly once and ends on a Final checkpoint, Open bytes that hash to the truth,
 // a no-change delta pass, a delta after mutations that yields exactly those changes, and
-// an expired cursor.
+// an expired cursor. RunGroupware (groupware.go) is the same for calendars, contacts and
+// task lists of an extract.GroupwareSource.
 //
 // A source's own test file builds a Harness (the Source, its truth, its mutators) and
 // calls Run. The suite mutates the source: give it a source of its own.
