@@ -4,7 +4,12 @@
 // It serves what a migration reads: users, mailbox settings, mail folders (with well-known
 // names), message listing with paging, message delta (with @removed and 410 on expired
 // tokens), raw MIME ($value), JSON batching, client-credentials tokens (secret or certificate
-// assertion), the Outlook throttling limits (per app and mailbox) and injected faults.
+// assertion), the Outlook throttling limits (per app and mailbox) and injected faults; and
+// groupware: calendars, events (single instances and series masters with
+// cancelledOccurrences and exceptionOccurrences), attachments, instances and calendarView
+// expanded by the emulator itself (tenant.Event.Instances), calendarView/delta, contact
+// folders, contacts and their photos, To Do lists, tasks and checklist items, with their
+// deltas (sync states kept server-side, see gwdelta.go), and Prefer: outlook.timezone.
 // msgraph-sdk-go and azidentity talk to it unchanged when pointed at GraphEndpoint and
 // AuthorityHost, the way a national cloud is reached.
 package graph
