@@ -465,3 +465,25 @@ func TestSDKCalendarViewDelta(t *testing.T) {
 		}
 	}
 }
+
+func TestGroupwareFaultsAndThrottle(t *testing.T) {
+	s, ten := start(t, Options{Throttle: Throttle{Requests: 2, Window: time.Minute}})
+	token := rawToken(t, s)
+	u := ten.Users()[0]
+	s.SetFaults(Faults{Seed: 1, Rate503: 1, Only: []string{"todo.lists"}})
+	res, err := rawGet(t, s, token, "/users/"+u.ID+"/todo/lists")
+	if err != nil || res.StatusCode != 503 {
+		t.Fatalf("todo lists with Rate503=1: %v %v", res.StatusCode, err)
+	}
+	res.Body.Close()
+	s.SetFaults(Faults{})
+	// The injected 503 did not reach the limiter; two more requests fill the window.
+	for _, p := range []string{"/contacts", "/events"} {
+		res, _ = rawGet(t, s, token, "/users/"+u.ID+p)
+		res.Body.Close()
+	}
+	if res, err = rawGet(t, s, token, "/users/"+u.ID+"/calendars"); err != nil || res.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("third groupware request in the window: %v %v, want 429", res.StatusCode, err)
+	}
+	res.Body.Close()
+}
