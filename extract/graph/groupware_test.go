@@ -240,6 +240,7 @@ func (e *env) mutate(t testing.TB, mbx model.Mailbox, col model.Collection) sour
 				continue
 			}
 			m.Changed = ev.ID
+			t.Logf("calendar %q: cancelled the occurrence of %s of series %q", col.Name, starts[2].Format(time.RFC3339), ev.Subject)
 			break
 		}
 		if m.Changed == "" {
@@ -391,6 +392,24 @@ func TestGroupwareRequests(t *testing.T) {
 	}
 	counts := e.sim.Counts()
 	t.Logf("no-change pass: %v", counts)
+	var cals, folders, lists int64
+	for _, mt := range e.gwTruth(t).Mailboxes {
+		for _, c := range mt.Collections {
+			switch c.Kind {
+			case model.KindCalendar:
+				cals++
+			case model.KindContacts:
+				folders++
+			case model.KindTasks:
+				lists++
+			}
+		}
+	}
+	// One listing page per calendar, one delta page per contact folder and task list.
+	if counts["events"] != cals || counts["contacts.delta"] != folders || counts["todo.tasks.delta"] != lists {
+		t.Errorf("no-change pass: %d event listings for %d calendars, %d contact deltas for %d folders, %d task deltas for %d lists",
+			counts["events"], cals, counts["contacts.delta"], folders, counts["todo.tasks.delta"], lists)
+	}
 	for class, n := range counts {
 		switch class {
 		case "token", "openid", "calendars", "contactFolders", "contactFolders.childFolders", "contacts", "contactFolder",
@@ -435,8 +454,9 @@ func TestGroupwareRequests(t *testing.T) {
 		}
 	}
 	counts = e.sim.Counts()
-	if n := counts["event"] + counts["event.attachments"]; n < 2 || n > 4 {
-		t.Errorf("%d full event requests for 2 changed events", n)
+	if counts["event"] != 2 || counts["event.attachments"] != 0 || counts["events"] != cals {
+		t.Errorf("after 2 changes: %d full event requests, %d attachment listings, %d calendar listings (%d calendars); want 2, 0, %d",
+			counts["event"], counts["event.attachments"], counts["events"], cals, cals)
 	}
 }
 
