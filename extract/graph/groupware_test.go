@@ -4,9 +4,18 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -509,5 +518,87 @@ func TestGroupwareUnknownKind(t *testing.T) {
 		if !errors.Is(err, model.ErrPermanent) {
 			t.Errorf("Records(unknown kind) = %v, want model.ErrPermanent", err)
 		}
+	}
+}
+
+// TestEventDoubleExpandRefused: where Graph refuses "$expand=exceptionOccurrences,attachments"
+// with a 400, the source fetches attachments with a second request, once and for all, and
+// the payload is the same.
+func TestEventDoubleExpandRefused(t *testing.T) {
+	e := startSim(t, tenant.Small(), simgraph.Options{})
+	// Give a series master an attachment (copied from an event that has one), so that both
+	// expands are asked for.
+	u := e.ten.Users()[0]
+	var att *tenant.Attachment
+	var master string
+	for _, ev := range e.ten.Events(u.ID, "") {
+		if len(ev.Attachments) > 0 && att == nil {
+			att = &ev.Attachments[0]
+		}
+		if ev.Type == "seriesMaster" && len(ev.Exceptions) > 0 && master == "" {
+			master = ev.ID
+		}
+	}
+	if att == nil || master == "" {
+		t.Fatal("the tenant has no event with an attachment or no series master with exceptions")
+	}
+	if err := e.ten.UpdateEvent(u.ID, master, func(ev *tenant.Event) {
+		a := *att
+		a.ID += "-copy"
+		ev.Attachments = append(ev.Attachments, a)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	target, err := url.Parse(e.sim.GraphEndpoint())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refused atomic.Int64
+	rp := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: target.Scheme, Host: target.Host})
+	rp.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}} //nolint:gosec // test proxy to the emulator
+	proxy := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ex := r.URL.Query().Get("$expand"); strings.Contains(ex, ",") {
+			refused.Add(1)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			io.WriteString(w, `{"error":{"code":"BadRequest","message":"Only one $expand is supported."}}`)
+			return
+		}
+		r.Host = target.Host
+		rp.ServeHTTP(w, r)
+	}))
+	defer proxy.Close()
+	ca := filepath.Join(t.TempDir(), "both.pem")
+	pemBytes := append(e.sim.CAPEM(), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: proxy.Certificate().Raw})...)
+	if err := os.WriteFile(ca, pemBytes, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := e.config()
+	cfg.Endpoint, cfg.CAFile = proxy.URL+"/v1.0", ca
+	src := e.source(t, cfg)
+	var st payloadStats
+	check := e.checkRecord(&st)
+	for _, mbx := range gwBoxes(e) {
+		cols, err := src.Collections(context.Background(), mbx, []model.CollectionKind{model.KindCalendar})
+		if err != nil {
+			t.Fatalf("Collections = %v", err)
+		}
+		for _, c := range cols {
+			for ch, err := range src.Records(context.Background(), mbx, c, "") {
+				if err != nil {
+					t.Fatalf("Records(%s) = %v", c.Name, err)
+				}
+				if ch.Kind == extract.Upsert {
+					check(t, ch.Record)
+				}
+			}
+		}
+	}
+	if refused.Load() == 0 || st.attachments.Load() == 0 || st.exceptions.Load() == 0 {
+		t.Errorf("%d double expands refused, %d attachments and %d exceptions seen: the fallback was not exercised", refused.Load(), st.attachments.Load(), st.exceptions.Load())
+	}
+	t.Logf("%d double expands refused", refused.Load())
+	if refused.Load() > 4 {
+		t.Errorf("%d double expands sent after the first refusal", refused.Load()-1)
 	}
 }
