@@ -124,11 +124,12 @@ func (o *TargetOptions) open(g *GlobalOptions, mapping []planner.MappingEntry) (
 
 // MigrateOptions are the flags of migrate.
 type MigrateOptions struct {
-	Source  SourceOptions
-	Target  TargetOptions
-	Mapping string
-	Mailbox []string
-	All     bool
+	Source    SourceOptions
+	Target    TargetOptions
+	Groupware GroupwareOptions
+	Mapping   string
+	Mailbox   []string
+	All       bool
 
 	DryRun          bool
 	Deletes         string
@@ -141,6 +142,7 @@ type MigrateOptions struct {
 func (o *MigrateOptions) AddFlags(cmd *cobra.Command) {
 	o.Source.AddFlags(cmd)
 	o.Target.AddFlags(cmd)
+	o.Groupware.AddFlags(cmd)
 	f := cmd.Flags()
 	f.StringVar(&o.Mapping, "mapping", "", "CSV file mapping source mailboxes to target logins: source,target[,password]")
 	f.StringSliceVar(&o.Mailbox, "mailbox", nil, "source mailbox address to migrate (repeatable)")
@@ -157,11 +159,13 @@ func newMigrateCommand(g *GlobalOptions) *cobra.Command {
 	o := &MigrateOptions{}
 	cmd := &cobra.Command{
 		Use:   "migrate",
-		Short: "Copy mailboxes from Microsoft 365 to the IMAP target (first pass or delta)",
+		Short: "Copy mailboxes from Microsoft 365 to IMAP and CalDAV/CardDAV targets (first pass or delta)",
 		Long: `migrate copies every folder and message of the chosen mailboxes from Microsoft Graph to
-the IMAP target: bytes unchanged, flags and received dates kept. Progress is recorded in the
-state file; run the same command again to resume after a crash (nothing is duplicated) or,
-later, to copy only what changed (delta pass).
+the IMAP target: bytes unchanged, flags and received dates kept. With --dav-url it also copies
+calendars (recurrences, exceptions, time zones, attendees, reminders), contacts (with photos)
+and To Do task lists to the CalDAV/CardDAV server. Progress is recorded in the state file; run
+the same command again to resume after a crash (nothing is duplicated) or, later, to copy only
+what changed (delta pass).
 
 Exit codes: 0 done, 1 usage/configuration error, 2 some items failed (listed),
 3 a dry-run found blocking problems, 4 interrupted (run again to resume).`,
@@ -173,6 +177,15 @@ Exit codes: 0 done, 1 usage/configuration error, 2 some items failed (listed),
 
   # What would happen, as JSON, for CI (exit 3 on blocking problems)
   bascule migrate --config bascule.yaml --dry-run --output json
+
+  # Mail to Dovecot, calendars/contacts/tasks to Cyrus's CalDAV/CardDAV, new mail domain
+  export BASCULE_DAV_ADMIN_PASSWORD=…
+  bascule migrate --config bascule.yaml --dav-url https://dav.example.fr \
+      --dav-admin-user cyrusadmin --dav-principal-template /dav/principals/user/{user}/ \
+      --rewrite-domain contoso.com=example.fr
+
+  # Calendars only, into Radicale, each user with their own password (mapping file)
+  bascule migrate --mapping wave1.csv --kinds calendar --dav-url https://radicale.example.fr --dav-auth user
 
   # Final delta at cutover, mirroring deletions
   bascule migrate --config bascule.yaml --deletes mirror`,
@@ -194,16 +207,34 @@ func runMigrate(ctx context.Context, o *MigrateOptions, g *GlobalOptions, cmd *c
 	if err != nil {
 		return usage(err)
 	}
+	mail, kinds, err := o.Groupware.kinds()
+	if err != nil {
+		return usage(err)
+	}
 	src, err := o.Source.open(ctx, g)
 	if err != nil {
 		return usage(err)
 	}
-	var sink *imapsink.Sink
-	sink, err = o.Target.open(g, mapping)
-	if err != nil {
-		return usage(err)
+	popts := planner.Options{Source: src, Kinds: kinds, SkipMail: !mail}
+	if mail {
+		sink, err := o.Target.open(g, mapping)
+		if err != nil {
+			return usage(err)
+		}
+		defer sink.Close()
+		popts.Sink = sink
 	}
-	defer sink.Close()
+	if len(kinds) > 0 {
+		gsink, err := o.Groupware.open(g, mapping)
+		if err != nil {
+			return usage(err)
+		}
+		defer gsink.Close()
+		popts.GroupwareSink = gsink
+		if popts.Converter, err = o.Groupware.converter(); err != nil {
+			return usage(err)
+		}
+	}
 	store, err := sqlite.Open(ctx, g.StatePath)
 	if err != nil {
 		return usage(fmt.Errorf("opening the state file %s: %w", g.StatePath, err))
@@ -220,12 +251,10 @@ func runMigrate(ctx context.Context, o *MigrateOptions, g *GlobalOptions, cmd *c
 	if o.DryRun {
 		command = "migrate --dry-run"
 	}
-	popts := planner.Options{
-		Source: src, Sink: sink, Store: store, Selection: sel, Targets: targets,
-		MailboxParallel: o.MailboxParallel, ItemParallel: o.ItemParallel,
-		Deletes: planner.DeletePolicy(o.Deletes), DryRun: o.DryRun, MaxMessageSize: o.MaxMessageSize,
-		SpoolDir: o.SpoolDir, Command: command, Logger: g.logger,
-	}
+	popts.Store, popts.Selection, popts.Targets = store, sel, targets
+	popts.MailboxParallel, popts.ItemParallel = o.MailboxParallel, o.ItemParallel
+	popts.Deletes, popts.DryRun, popts.MaxMessageSize = planner.DeletePolicy(o.Deletes), o.DryRun, o.MaxMessageSize
+	popts.SpoolDir, popts.Command, popts.Logger = o.SpoolDir, command, g.logger
 	return execute(ctx, g, cmd, popts)
 }
 
