@@ -777,3 +777,73 @@ completed:
 	e.verifyContacts(nil)
 	e.verifyTasks()
 }
+
+// TestGroupwareDryRun: a dry-run converts every record (so a record that cannot be converted
+// is found before the cutover), plans per kind, and writes nothing to the server nor the state.
+func TestGroupwareDryRun(t *testing.T) {
+	e := newGWEnv(t, "radicale", gwTenant())
+	r := e.run(e.args("--dry-run", "--output", "json")...)
+	if r.code != 0 {
+		t.Fatalf("dry-run exit %d\n%s\n%s", r.code, tail(r.stdout, 3000), tail(r.stderr, 3000))
+	}
+	res := jsonResult(t, r.stdout)
+	kinds, _ := res["kinds"].(map[string]any)
+	for _, k := range []string{"calendar", "contacts", "tasks"} {
+		c, _ := kinds[k].(map[string]any)
+		if c == nil || c["planned"].(float64) == 0 {
+			t.Errorf("dry-run plans no %s: %v", k, kinds[k])
+		}
+	}
+	for _, u := range e.tenant.Users() {
+		for _, kind := range []string{testenv.KindCalendar, testenv.KindContacts} {
+			for href, objs := range e.dav.Objects(t, e.login[u.ID], kind) {
+				t.Errorf("dry-run wrote: %s holds %d objects", href, len(objs))
+			}
+		}
+	}
+	if _, err := os.Stat(e.state); err == nil {
+		st := e.run("status", "--state", e.state, "--output", "json")
+		if strings.Contains(st.stdout, `"done"`) {
+			t.Errorf("dry-run recorded items as done:\n%s", st.stdout)
+		}
+	}
+}
+
+// TestGroupwareBadInput: an event the target refuses or that cannot be converted is recorded
+// as failed with its reason, the exit code says so (2), and everything else arrives.
+func TestGroupwareBadInput(t *testing.T) {
+	e := newGWEnv(t, "cyrus", gwTenant())
+	u := e.tenant.Users()[0]
+	cal := e.tenant.Calendars(u.ID)[0]
+	start := time.Date(2026, 3, 3, 9, 0, 0, 0, time.UTC)
+	bad, err := e.tenant.AddEvent(u.ID, cal.ID, tenant.Event{Subject: "Fin avant le début", Start: start, End: start.Add(-2 * time.Hour),
+		StartZone: "Romance Standard Time", EndZone: "Romance Standard Time", Type: "singleInstance"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for run := 1; run <= 2; run++ {
+		r := e.run(e.args("--output", "json")...)
+		if r.code != 2 {
+			t.Fatalf("run %d: exit %d, want 2 (an item failed)\n%s", run, r.code, tail(r.stderr, 3000))
+		}
+		res := jsonResult(t, r.stdout)
+		fails, _ := res["failures"].([]any)
+		if len(fails) != 1 {
+			t.Fatalf("run %d: failures = %v, want exactly the bad event", run, fails)
+		}
+		f := fails[0].(map[string]any)
+		if f["item_id"] != bad.ID || !strings.Contains(f["reason"].(string), "DTEND must occur after DTSTART") {
+			t.Errorf("run %d: failure = %v, want the bad event with Cyrus's reason", run, f)
+		}
+		if res["verdict"] != "failed" {
+			t.Errorf("run %d: verdict %v, want failed", run, res["verdict"])
+		}
+	}
+	// Everything else arrived, once.
+	e.verifyContacts(nil)
+	e.verifyTasks()
+	_, events := e.sourceOccurrences(u)
+	if _, objects, _ := e.targetOccurrences(e.login[u.ID]); objects != events-1 {
+		t.Errorf("%d event resources on the target, want %d (all but the refused one)", objects, events-1)
+	}
+}

@@ -425,9 +425,10 @@ func (g *groupwareRun) fail(ctx context.Context, j gjob, it *state.Item, err err
 		j.cc.stale.Store(true)
 		return
 	}
-	if errors.Is(err, model.ErrRetryable) {
-		j.cc.stale.Store(true)
-	}
+	// The collection's cursor stays where it was, whatever the failure: the source offers no
+	// way to fetch one record again by id, so the next run lists the change again and retries
+	// it (as failed mail is retried), until it goes through or the source changes it.
+	j.cc.stale.Store(true)
 	it.Status = state.StatusFailed
 	it.LastError = err.Error()
 	if !m.r.opts.DryRun {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"text/tabwriter"
 
+	"github.com/bascule-migrate/bascule/model"
 	"github.com/bascule-migrate/bascule/planner"
 )
 
@@ -38,6 +39,28 @@ func printResult(w io.Writer, g *GlobalOptions, res *planner.Result) error {
 		}
 	}
 	tw.Flush()
+	if len(res.Kinds) > 0 {
+		// Calendars, contacts and tasks, apart from mail (the table above counts them all).
+		fmt.Fprintln(w)
+		tw = tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+		if res.DryRun {
+			fmt.Fprintln(tw, "KIND	TO COPY	UPDATES	DELETES	FAILED")
+		} else {
+			fmt.Fprintln(tw, "KIND	WRITTEN	RECOVERED	UPDATED	DELETED	UNCHANGED	FAILED")
+		}
+		for _, k := range []model.CollectionKind{model.KindCalendar, model.KindContacts, model.KindTasks} {
+			c, ok := res.Kinds[k]
+			if !ok {
+				continue
+			}
+			if res.DryRun {
+				fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\n", k, c.Planned, c.Updated, c.Deleted, c.Failed)
+			} else {
+				fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\n", k, c.Written, c.Recovered, c.Updated, c.Deleted, c.Skipped, c.Failed)
+			}
+		}
+		tw.Flush()
+	}
 	if len(res.Failures) > 0 {
 		fmt.Fprintf(w, "\n%d item(s) failed (they are retried at the next run):\n", len(res.Failures))
 		for i, f := range res.Failures {
