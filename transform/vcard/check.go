@@ -562,12 +562,11 @@ func (p cprop) timestamp() (time.Time, bool) {
 // photo decodes a PHOTO: a data: URI (4.0) or ENCODING=b / BASE64 (3.0).
 func (p cprop) photo() ([]byte, bool) {
 	v := strings.TrimSpace(p.raw)
-	if rest, ok := cutPrefixFold(v, "data:"); ok {
+	if rest, ok := cutPrefixFold(unescape(v), "data:"); ok {
 		meta, data, ok := strings.Cut(rest, ",")
 		if !ok {
 			return nil, false
 		}
-		meta = strings.TrimSuffix(meta, `\`) // a writer that escaped the comma
 		if strings.HasSuffix(strings.ToLower(meta), ";base64") {
 			return decodeBase64(data)
 		}

@@ -441,7 +441,7 @@ func (b *builder) photo(photo []byte) {
 	}
 	data := base64.StdEncoding.EncodeToString(photo)
 	if b.v4 {
-		b.add(govcard.FieldPhoto, "", "data:"+mt+";base64,"+data)
+		b.add(govcard.FieldPhoto, "", escapeURI("data:"+mt+";base64,"+data))
 		return
 	}
 	params := []string{"ENCODING", "b"}
@@ -555,11 +555,13 @@ func escape(s string) string { return textEscaper.Replace(s) }
 
 var textEscaper = strings.NewReplacer(`\`, `\\`, ",", `\,`, ";", `\;`, "\n", `\n`)
 
-// escapeURI writes a URI value: only what could break the line is escaped; commas stay
-// literal (a data: URI needs them).
+// escapeURI writes a URI value (URL, IMPP, PHOTO's data: URI). RFC 6350 §3.4 asks for
+// escaped commas in every value "for consistency", and servers read URIs as text: Radicale
+// (vobject) cuts a URL or a data: URI at its first bare comma, Cyrus unescapes "\,". A
+// semicolon needs no escape outside compound values and stays as it is.
 func escapeURI(s string) string { return uriEscaper.Replace(s) }
 
-var uriEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`)
+var uriEscaper = strings.NewReplacer(`\`, `\\`, ",", `\,`, "\n", `\n`)
 
 // compound joins escaped components with ';' (N, ADR, ORG).
 func compound(parts ...string) string {

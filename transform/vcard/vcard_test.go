@@ -185,7 +185,7 @@ func serverLike(card []byte) []byte {
 			return ";" + strings.ToLower(m[1]) + "=" + swapCase(m[2])
 		})
 		if strings.HasPrefix(head, "PHOTO") && strings.HasPrefix(value, ":data:") {
-			_, b64, _ := strings.Cut(value, ",")
+			_, b64, _ := strings.Cut(value, `\,`)
 			head, value = "PHOTO;ENCODING=BASE64;TYPE=jpeg", ":"+b64
 		}
 		out = append(out, head+value)
@@ -407,8 +407,8 @@ func TestHugeNote(t *testing.T) {
 func TestPhoto(t *testing.T) {
 	payload := []byte(`{"id":"p","displayName":"P"}`)
 	for _, tc := range []struct{ file, v4, v3 string }{
-		{"photo.jpg", "PHOTO:data:image/jpeg;base64,/9j/", "PHOTO;ENCODING=b;TYPE=JPEG:/9j/"},
-		{"photo.png", "PHOTO:data:image/png;base64,iVBORw0KGgo", "PHOTO;ENCODING=b;TYPE=PNG:iVBORw0KGgo"},
+		{"photo.jpg", `PHOTO:data:image/jpeg;base64\,/9j/`, "PHOTO;ENCODING=b;TYPE=JPEG:/9j/"},
+		{"photo.png", `PHOTO:data:image/png;base64\,iVBORw0KGgo`, "PHOTO;ENCODING=b;TYPE=PNG:iVBORw0KGgo"},
 	} {
 		photo := readTestdata(t, tc.file)
 		for _, v := range []struct{ version, want string }{{V4, tc.v4}, {V3, tc.v3}} {
@@ -428,7 +428,7 @@ func TestPhoto(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Warnings) != 1 || !strings.Contains(string(res.Data), "data:application/octet-stream;base64,") {
+	if len(res.Warnings) != 1 || !strings.Contains(string(res.Data), `data:application/octet-stream;base64\,`) {
 		t.Errorf("unknown photo bytes: warnings %q, card\n%s", res.Warnings, res.Data)
 	}
 	if got := Check(res.Data, payload, []byte("not an image at all")); len(got) != 0 {
