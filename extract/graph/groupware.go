@@ -112,14 +112,12 @@ func (s *Source) calendars(ctx context.Context, mbx model.Mailbox) ([]model.Coll
 			if e := c.GetCanEdit(); e != nil && !*e {
 				col.ReadOnly = true
 			}
-			if o := c.GetOwner(); o != nil {
+			// The default calendar is the mailbox's own whatever address its owner shows
+			// (mbx.Address may be the UPN, the owner the primary SMTP address).
+			if o := c.GetOwner(); o != nil && !col.Default {
 				if a := str(o.GetAddress()); a != "" && !strings.EqualFold(a, mbx.Address) {
 					col.Owner = a
 				}
-			}
-			if col.Owner != "" {
-				// A calendar shared with the mailbox is never its default one.
-				col.Default = false
 			}
 			out = append(out, col)
 		}
