@@ -27,7 +27,7 @@ type Field struct {
 // Fields lists every non-empty value of the contact resource's properties in payload, in a
 // fixed order. changeKey and parentFolderId are not listed (the state store and the target
 // collection carry them); nor are extensions and extended properties (see Contact's
-// warnings). The photo is not in the payload: Check takes it apart.
+// warnings). The photo is not in the payload: Check takes its bytes as an argument.
 func Fields(payload []byte) ([]Field, error) {
 	c, err := parse(payload)
 	if err != nil {
