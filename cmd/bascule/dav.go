@@ -41,7 +41,7 @@ func (o *GroupwareOptions) AddFlags(cmd *cobra.Command) {
 	f.StringVar(&o.AdminUser, "dav-admin-user", "", "CalDAV/CardDAV admin account (Cyrus: an admins: entry; Radicale: a user the rights file lets write everywhere)")
 	f.StringVar(&o.AdminPasswordFile, "dav-admin-password-file", "", "file holding the DAV admin password (or set BASCULE_DAV_ADMIN_PASSWORD)")
 	f.StringVar(&o.PrincipalTemplate, "dav-principal-template", "", "another user's principal URL path in admin mode, e.g. /dav/principals/user/{user}/ (Cyrus) or /{user}/ (Radicale); default: derived from the admin's own")
-	f.StringVar(&o.VCardVersion, "vcard-version", "3.0", "vCard version written to address books: 3.0 (every server keeps photos) or 4.0 (Cyrus 3.6 and Radicale 3.1 cut a 4.0 photo's data: URI)")
+	f.StringVar(&o.VCardVersion, "vcard-version", "3.0", "vCard version written to address books: 3.0 (every server keeps photos) or 4.0 (Cyrus 3.6 stores 4.0 cards as 3.0 and loses their photos)")
 	f.StringVar(&o.TimeZone, "default-time-zone", "", "time zone (Windows or IANA id) for events in a custom Exchange time zone (default UTC, reported)")
 	f.StringArrayVar(&o.Rewrite, "rewrite-domain", nil, "rewrite addresses of organizers, attendees and contacts: old.example=new.example (repeatable)")
 }

@@ -111,15 +111,6 @@ func RunGroupware(t *testing.T, h GroupwareHarness) {
 	}
 }
 
-func (s *gwSuite) mailboxTruth(id string) *GroupwareMailboxTruth {
-	for i := range s.truth.Mailboxes {
-		if s.truth.Mailboxes[i].Mailbox.ID == id {
-			return &s.truth.Mailboxes[i]
-		}
-	}
-	return nil
-}
-
 var allKinds = []model.CollectionKind{model.KindCalendar, model.KindContacts, model.KindTasks}
 
 func (s *gwSuite) testCollections(t *testing.T) {
