@@ -81,3 +81,11 @@ type GroupwareSource interface {
 	// Checkpoint (Final on the last); an expired cursor yields model.ErrCursorExpired first.
 	Records(ctx context.Context, mbx model.Mailbox, col model.Collection, cursor string) iter.Seq2[Change, error]
 }
+
+// SettingsSource reads what a mailbox carries besides its items: its purpose, time zone and
+// language, the grants the source itself exposes (Graph: calendar permissions), inbox rules
+// and out-of-office. Mailbox-level and folder permissions that Graph does not expose come
+// from Exchange's own exports (extract/exchangecsv).
+type SettingsSource interface {
+	Settings(ctx context.Context, mbx model.Mailbox) (model.MailboxSettings, error)
+}

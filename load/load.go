@@ -130,3 +130,28 @@ type CollectionWriter interface {
 	// Close ends the session.
 	Close() error
 }
+
+// ACLWriter is implemented by a MailboxWriter whose server supports IMAP ACL (RFC 4314).
+// Folder names are target names as FolderRef.Name gives them; identifiers are target logins
+// or the special "anyone" / "authenticated".
+type ACLWriter interface {
+	// SetACL replaces identifier's rights on folder (RFC 4314 letters, e.g. "lrs"); empty
+	// rights remove identifier from the folder's ACL.
+	SetACL(ctx context.Context, folder, identifier, rights string) error
+	// ACL returns the folder's access control list: identifier → rights.
+	ACL(ctx context.Context, folder string) (map[string]string, error)
+	// Folders lists every folder of the account (target names), for mailbox-wide grants.
+	Folders(ctx context.Context) ([]string, error)
+}
+
+// CollectionSharer is implemented by a CollectionWriter whose server lets an owner share a
+// collection with another account (RFC 3744 ACL, or the server's own mechanism).
+type CollectionSharer interface {
+	// Share gives grantee (a target login) read or read-write access to col: write false =
+	// read only. A server that cannot do it returns an error wrapping ErrUnsupported.
+	Share(ctx context.Context, col CollectionRef, grantee string, write bool) error
+}
+
+// ErrUnsupported is wrapped when the target cannot do what was asked (it becomes a manual
+// action in the report, never a silent drop).
+var ErrUnsupported = errors.New("not supported by the target")
