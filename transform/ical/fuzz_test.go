@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	ics "github.com/emersion/go-ical"
+
+	"github.com/bascule-migrate/bascule/model"
 )
 
 func seed(f *testing.F, prefix string, task bool) {
@@ -49,6 +51,7 @@ func fuzzCheck(t *testing.T, res Result, err error) {
 
 func FuzzEvent(f *testing.F) {
 	seed(f, "event-", false)
+	tenantSeeds(f, model.KindCalendar)
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		res, err := Event(payload, goldenOptions)
 		fuzzCheck(t, res, err)
@@ -57,6 +60,7 @@ func FuzzEvent(f *testing.F) {
 
 func FuzzTask(f *testing.F) {
 	seed(f, "task-", true)
+	tenantSeeds(f, model.KindTasks)
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		res, err := Task(payload, goldenOptions)
 		fuzzCheck(t, res, err)

@@ -478,6 +478,7 @@ func FuzzContact(f *testing.F) {
 	for _, tc := range goldenCases {
 		f.Add(readTestdata(f, tc.name+".json"), readTestdata(f, tc.photo))
 	}
+	tenantSeeds(f)
 	f.Add([]byte(`{"id":"x","emailAddresses":[null,{"address":"a@b"}],"businessPhones":[null,"1"]}`), []byte{})
 	f.Add([]byte(`{"id":"x","homeAddress":null,"birthday":"0001-01-01T00:00:00Z","categories":[",",";","\\"]}`), []byte("\x89PNG\r\n\x1a\n"))
 	f.Fuzz(func(t *testing.T, payload, photo []byte) {
