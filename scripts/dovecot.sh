@@ -190,6 +190,8 @@ plugin {
   acl = vfile
   # A master user acts as the account owner (ACLs would otherwise be checked for the master).
   acl_user = %u
+  # SETACL may name "anyone" and "authenticated" (Exchange's "Default" grants map to them).
+  acl_anyone = allow
   acl_shared_dict = file:$dir/dict/shared-mailboxes.db
   quota = count:User quota
   quota_vsizes = yes

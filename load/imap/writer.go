@@ -42,6 +42,9 @@ type writer struct {
 	existing map[string][]imap.MailboxAttr // mailbox name → attributes
 	byID     map[string]string             // source folder id → target name
 	refs     map[string]load.FolderRef     // target name → ref
+
+	idMu   sync.Mutex
+	server string // "cyrus", "other", or "" before ID was asked (acl.go)
 }
 
 var _ load.MailboxWriter = (*writer)(nil)
