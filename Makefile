@@ -30,8 +30,20 @@ lint:
 	$(GO) vet $(PKGS)
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PKGS)
 
+# Every fuzz test of the project, FUZZTIME each. go test -fuzz takes one target per run, so
+# the targets are found in the sources (func FuzzXxx in *_test.go) and run one after the other;
+# a new fuzz test is picked up without editing this file. Today: FuzzParseMapping (planner),
+# FuzzReason (load/dav), FuzzDecodeCalCursor (extract/graph), FuzzEvent and FuzzTask
+# (transform/ical), FuzzContact (transform/vcard).
+FUZZTIME ?= 30s
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzParseMapping -fuzztime 30s ./planner/
+	@grep -rl --include='*_test.go' '^func Fuzz' . | sort | while read -r f; do \
+		dir=$$(dirname "$$f"); \
+		for fn in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' "$$f"); do \
+			echo "== $$fn ($$dir)"; \
+			$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 3s "$$dir/" || exit 1; \
+		done; \
+	done
 
 clean:
 	rm -rf bin
