@@ -38,6 +38,8 @@ func TestRadicale(t *testing.T) {
 	s := testenv.Radicale(t, "alice", "bob")
 	h := harness(t, s, "")
 	h.RefusedText = "400"
+	// Radicale's rights come from a static file: no per-collection sharing.
+	h.Reader, h.ShareUnsupported = "bob", true
 	davtest.Run(t, h)
 }
 
@@ -45,8 +47,9 @@ func TestRadicale(t *testing.T) {
 // refusals carry its precondition elements; the admin writes at the owners' URLs, its
 // principal given by a template.
 func TestCyrus(t *testing.T) {
-	s := testenv.Cyrus(t, "alice", "bob")
+	s := testenv.Cyrus(t, "alice", "bob", "carol", "dave")
 	h := harness(t, s, "/dav/principals/user/{user}/")
+	h.Reader, h.Writer, h.Stranger = "bob", "carol", "dave"
 	h.RefusedText = "C:valid-calendar-data"
 	// Cyrus 3.6 names a UID conflict after RFC 6638's precondition, not RFC 4791's no-uid-conflict.
 	h.UIDConflictText = "C:unique-scheduling-object-resource"

@@ -3,7 +3,8 @@
 // again, never duplicated, display names kept, non-ASCII names), conditional writes
 // (If-None-Match to create, If-Match to update, stale versions refused), Stat and Delete,
 // refusals classified as permanent with the server's reason, concurrent writes, an admin
-// writing into another user's collections, and a wrong password classified as fatal.
+// writing into another user's collections, sharing a calendar and an address book (what each
+// delegate may then do, with their own password), and a wrong password classified as fatal.
 //
 // What the sink wrote is read back through testenv.DAVServer (go-webdav and plain GETs),
 // never through the sink.
@@ -57,6 +58,13 @@ type Harness struct {
 	// Concurrency is the number of resources written at once in the concurrent case
 	// (default 40).
 	Concurrency int
+	// Share case: Account shares a calendar and an address book with Reader (read only) and
+	// Writer (read-write); Stranger gets nothing. Each then works with their own password.
+	// Reader "" leaves the case out.
+	Reader, Writer, Stranger string
+	// ShareUnsupported: the server cannot share a collection; Share must say so with
+	// load.ErrUnsupported.
+	ShareUnsupported bool
 
 	run string // unique per Run, so the suite can run again against the same accounts
 }
@@ -75,6 +83,9 @@ func Run(t *testing.T, h Harness) {
 	t.Run("ConcurrentPuts", func(t *testing.T) { testConcurrent(t, h) })
 	if h.Admin != nil {
 		t.Run("Admin", func(t *testing.T) { testAdmin(t, h) })
+	}
+	if h.Reader != "" {
+		t.Run("Share", func(t *testing.T) { testShare(t, h) })
 	}
 	t.Run("WrongPassword", func(t *testing.T) { testWrongPassword(t, h) })
 }
