@@ -32,6 +32,7 @@ type DAVServer struct {
 	AdminUser string
 	AdminPass string
 	IMAPAddr  string // Cyrus only: host:port of its IMAP service (plaintext, loopback)
+	SieveAddr string // Cyrus only: host:port of timsieved, its ManageSieve service (plaintext)
 	Dir       string // where the server keeps its configuration, data and logs
 }
 
@@ -357,12 +358,13 @@ func Cyrus(t testing.TB, logins ...string) *DAVServer {
 	if _, clash := users[s.AdminUser]; clash {
 		t.Fatalf("testenv.Cyrus: login %q is the admin account", s.AdminUser)
 	}
-	imapPort, httpPort := freePort(t), freePort(t)
+	imapPort, httpPort, sievePort := freePort(t), freePort(t), freePort(t)
 	took := startScript(t, "cyrus", dir, []string{"CYRUS_USERS=" + list,
 		"CYRUS_ADMIN_USER=" + s.AdminUser, "CYRUS_ADMIN_PASS=" + s.AdminPass},
-		filepath.Join("log", "master.log"), fmt.Sprint(imapPort), fmt.Sprint(httpPort))
+		filepath.Join("log", "master.log"), fmt.Sprint(imapPort), fmt.Sprint(httpPort), fmt.Sprint(sievePort))
 	s.URL = fmt.Sprintf("http://127.0.0.1:%d", httpPort)
 	s.IMAPAddr = fmt.Sprintf("127.0.0.1:%d", imapPort)
-	t.Logf("cyrus started in %v: %s imap=%s dir=%s", took.Round(time.Millisecond), s.URL, s.IMAPAddr, dir)
+	s.SieveAddr = fmt.Sprintf("127.0.0.1:%d", sievePort)
+	t.Logf("cyrus started in %v: %s imap=%s sieve=%s dir=%s", took.Round(time.Millisecond), s.URL, s.IMAPAddr, s.SieveAddr, dir)
 	return s
 }
