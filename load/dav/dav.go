@@ -10,7 +10,8 @@
 // object they cannot parse never reaches the server whose reason we must report, they send no
 // If-Match/If-None-Match, and they fail on a weak ETag after a successful write), MKCALENDAR /
 // extended MKCOL with properties, and PROPFIND getetag (go-webdav unquotes ETags, and we must
-// send them back exactly as the server gave them).
+// send them back exactly as the server gave them). Sharing a collection (share.go) is written
+// here too: go-webdav has no RFC 3744 ACL and no resource sharing.
 package dav
 
 import (
