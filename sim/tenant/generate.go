@@ -216,6 +216,8 @@ func Generate(cfg Config) *Tenant {
 	for _, b := range t.boxes {
 		t.genGroupware(b)
 	}
+	// Settings and permissions last: they draw no change-log position.
+	t.genSettings()
 	return t
 }
 

@@ -118,6 +118,7 @@ type mailbox struct {
 	tombs   map[string][]tomb // folder id → removals
 	nextIdx int
 	gw      *groupware
+	set     *settings
 }
 
 type tomb struct {
