@@ -131,7 +131,13 @@ func (e *Export) grantee(t *table, line int, raw, owner string) (g string, skip 
 	default:
 		switch {
 		case isSID(raw):
-			t.problem(line, "delegate %q of %s is an orphaned SID (a deleted user): kept as written, to be removed or granted by hand", raw, owner)
+			// Folder permissions write "NT:S-1-5-21-…", the others the bare SID: one form.
+			sid := strings.TrimSpace(raw)
+			if len(sid) > 3 && strings.EqualFold(sid[:3], "NT:") {
+				sid = sid[3:]
+			}
+			t.problem(line, "delegate %q of %s is an orphaned SID (a deleted user): kept as %s, to be removed or granted by hand", raw, owner, sid)
+			return sid, false
 		default:
 			t.problem(line, "delegate %q of %s is not a mailbox of %s (a group? an external user?): kept as written, to be granted by hand%s",
 				raw, owner, FileMailboxes, encodingHint(t, raw))
@@ -338,7 +344,9 @@ func (e *Export) readFolderPermissions(t *table) {
 		var segs []string
 		for _, s := range strings.Split(path, `\`) {
 			if s = strings.TrimSpace(s); s != "" {
-				segs = append(segs, s)
+				// FolderPath (Get-MailboxFolderStatistics) writes a "/" inside a folder
+				// name as U+F8FF; the README command turns its "/" separators into "\".
+				segs = append(segs, strings.ReplaceAll(s, "\uf8ff", "/"))
 			}
 		}
 		g := model.Grant{Owner: owner, Scope: folderScope(segs, r), FolderPath: strings.Join(segs, "/"),
