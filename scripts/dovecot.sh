@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
-# Start or stop a private Dovecot (IMAP + ManageSieve) on loopback, for tests and CI.
+# Start or stop a private Dovecot (IMAP + ManageSieve, and LMTP with Sieve) on loopback, for
+# tests and CI.
 #
-#   scripts/dovecot.sh start DIR IMAP_PORT [SIEVE_PORT]
+#   scripts/dovecot.sh start DIR IMAP_PORT [SIEVE_PORT [LMTP_PORT]]
 #   scripts/dovecot.sh stop DIR
+#
+# With LMTP_PORT (needs dovecot-lmtpd), mail delivered over LMTP runs the recipient's active
+# Sieve script (Pigeonhole, as ManageSieve stores it). Mail Sieve sends (vacation replies,
+# redirects) goes to DIR/bin/sendmail, which writes each message to DIR/sent/<n>.eml: its
+# first line is "X-Bascule-Sendmail: <arguments>" (-f sender -- recipients), then the
+# message as Dovecot gave it.
 #
 # Environment:
 #   DOVECOT_USERS        "login:password …" (default "alice:alicepw bob:bobpw"); logins may hold '@'
@@ -11,12 +18,13 @@
 #   DOVECOT_MAX_MAIL_SIZE  largest message accepted, e.g. 2M (default: no limit)
 #   DOVECOT_MAIL_USER    system user owning the mail when run as root (default nobody)
 #
-# Prints "READY dovecot imap=127.0.0.1:PORT sieve=127.0.0.1:PORT pid=PID" once IMAP answers.
+# Prints "READY dovecot imap=127.0.0.1:PORT sieve=127.0.0.1:PORT lmtp=127.0.0.1:PORT pid=PID"
+# once IMAP (and ManageSieve, LMTP when asked for) answer.
 # Never reads /etc/dovecot/conf.d (it would turn on TLS on the standard ports).
 set -euo pipefail
 
 cmd=${1:-}; dir=${2:-}
-[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start DIR IMAP_PORT [SIEVE_PORT] | stop DIR" >&2; exit 2; }
+[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start DIR IMAP_PORT [SIEVE_PORT [LMTP_PORT]] | stop DIR" >&2; exit 2; }
 
 stop() {
   local pidf="$dir/run/master.pid"
@@ -41,14 +49,27 @@ sieve_ready() {
   [[ "$line" == '"IMPLEMENTATION"'* ]]
 }
 
+# lmtp_ready PORT: LMTP's greeting is "220 …" (port 0: none).
+lmtp_ready() {
+  [ "$1" = 0 ] && return 0
+  exec 4<>"/dev/tcp/127.0.0.1/$1" 2>/dev/null || return 1
+  local line=""
+  read -r -t 2 line <&4 || true
+  exec 4<&- 4>&-
+  [[ "$line" == 220* ]]
+}
+
 start() {
-  local imap_port=${3:?IMAP_PORT} sieve_port=${4:-0}
+  local imap_port=${3:?IMAP_PORT} sieve_port=${4:-0} lmtp_port=${5:-0}
   local bin=/usr/sbin/dovecot
-  [ -x "$bin" ] || { echo "dovecot is not installed (apt-get install dovecot-imapd dovecot-managesieved dovecot-sieve)" >&2; exit 3; }
+  [ -x "$bin" ] || { echo "dovecot is not installed (apt-get install dovecot-imapd dovecot-managesieved dovecot-sieve dovecot-lmtpd)" >&2; exit 3; }
   if [ -f "$dir/run/master.pid" ] && kill -0 "$(cat "$dir/run/master.pid")" 2>/dev/null; then
     echo "a dovecot already runs in $dir" >&2; exit 1
   fi
-  mkdir -p "$dir"/{etc,run,state,log,mail,dict}
+  if [ "$lmtp_port" != 0 ] && [ ! -x /usr/lib/dovecot/lmtp ]; then
+    echo "dovecot-lmtpd is not installed (apt-get install dovecot-lmtpd)" >&2; exit 3
+  fi
+  mkdir -p "$dir"/{etc,run,state,log,mail,dict,bin,sent}
   dir=$(cd "$dir" && pwd)
   local users=${DOVECOT_USERS:-"alice:alicepw bob:bobpw"}
   local master_user=${DOVECOT_MASTER_USER:-bascule-admin} master_pass=${DOVECOT_MASTER_PASS:-masterpw}
@@ -72,6 +93,29 @@ start() {
   done
   printf '%s:{PLAIN}%s\n' "$master_user" "$master_pass" > "$dir/etc/masters"
 
+  # Sieve's outgoing mail (vacation replies, redirects): one file per message in DIR/sent.
+  cat > "$dir/bin/sendmail" <<'SH'
+#!/bin/sh
+sent=$(dirname "$0")/../sent
+f=$(mktemp "$sent/XXXXXXXX.tmp") || exit 75
+{ printf 'X-Bascule-Sendmail: %s\n' "$*"; cat; } > "$f" && mv "$f" "${f%.tmp}.eml"
+SH
+  chmod 755 "$dir/bin/sendmail"
+  local lmtp_protocol="" lmtp_conf=""
+  if [ "$lmtp_port" != 0 ]; then
+    lmtp_protocol=lmtp
+    lmtp_conf="protocol lmtp {
+  mail_plugins = \$mail_plugins sieve
+  postmaster_address = postmaster@localhost
+}
+service lmtp {
+  inet_listener lmtp {
+    address = 127.0.0.1
+    port = $lmtp_port
+  }
+}"
+  fi
+
   local quota_extra=""
   [ -n "${DOVECOT_MAX_MAIL_SIZE:-}" ] && quota_extra="quota_max_mail_size = ${DOVECOT_MAX_MAIL_SIZE}"
   local chroot_line="" group_line=""
@@ -85,7 +129,7 @@ base_dir = $dir/run
 state_dir = $dir/state
 log_path = $dir/log/dovecot.log
 info_log_path = $dir/log/dovecot.log
-protocols = imap sieve
+protocols = imap sieve $lmtp_protocol
 listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
@@ -161,6 +205,7 @@ protocol imap {
 protocol sieve {
   managesieve_max_line_length = 65536
 }
+$lmtp_conf
 service imap-login {
   inet_listener imap {
     port = $imap_port
@@ -198,10 +243,15 @@ plugin {
   quota_rule = *:storage=10G
   $quota_extra
   sieve = file:~/sieve;active=~/.dovecot.sieve
+  # Vacation: at most one reply per sender per :days (1 day unless the script says more);
+  # tests count replies in DIR/sent.
+  sieve_vacation_min_period = 1d
+  sieve_vacation_default_period = 7d
 }
+sendmail_path = $dir/bin/sendmail
 CONF
   if [ "$(id -u)" = 0 ]; then
-    chown -R "$uid:$gid" "$dir/mail" "$dir/dict"
+    chown -R "$uid:$gid" "$dir/mail" "$dir/dict" "$dir/sent"
     chgrp "$internal_group" "$dir/etc/users" "$dir/etc/masters" 2>/dev/null || true
     chmod 640 "$dir/etc/users" "$dir/etc/masters"
   fi
@@ -213,10 +263,11 @@ CONF
       local greeting=""
       read -r -t 2 greeting <&3 || true
       exec 3<&- 3>&-
-      if [[ "$greeting" == "* OK"* ]] && sieve_ready "$sieve_port"; then
-        local sieve=none
+      if [[ "$greeting" == "* OK"* ]] && sieve_ready "$sieve_port" && lmtp_ready "$lmtp_port"; then
+        local sieve=none lmtp=none
         [ "$sieve_port" != 0 ] && sieve=127.0.0.1:$sieve_port
-        echo "READY dovecot imap=127.0.0.1:$imap_port sieve=$sieve pid=$(cat "$dir/run/master.pid" 2>/dev/null)"
+        [ "$lmtp_port" != 0 ] && lmtp=127.0.0.1:$lmtp_port
+        echo "READY dovecot imap=127.0.0.1:$imap_port sieve=$sieve lmtp=$lmtp pid=$(cat "$dir/run/master.pid" 2>/dev/null)"
         return 0
       fi
     fi
@@ -231,5 +282,5 @@ CONF
 case "$cmd" in
   start) start "$@" ;;
   stop) stop ;;
-  *) echo "usage: $0 start DIR IMAP_PORT [SIEVE_PORT] | stop DIR" >&2; exit 2 ;;
+  *) echo "usage: $0 start DIR IMAP_PORT [SIEVE_PORT [LMTP_PORT]] | stop DIR" >&2; exit 2 ;;
 esac

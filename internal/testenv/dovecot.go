@@ -18,9 +18,12 @@ import (
 
 // DovecotServer is a running Dovecot.
 type DovecotServer struct {
-	Addr       string // IMAP, host:port (plaintext, loopback)
-	SieveAddr  string // ManageSieve, host:port
-	SievePort  int    // ManageSieve port on 127.0.0.1
+	Addr      string // IMAP, host:port (plaintext, loopback)
+	SieveAddr string // ManageSieve, host:port
+	SievePort int    // ManageSieve port on 127.0.0.1
+	// LMTPAddr is Dovecot's LMTP service, host:port ("" when dovecot-lmtpd is not
+	// installed): delivery runs the recipient's active Sieve script. See Deliver and Sent.
+	LMTPAddr   string
 	MasterUser string // log in as "login*MasterUser" with MasterPass
 	MasterPass string
 	Users      map[string]string // login → password
@@ -58,8 +61,11 @@ func Dovecot(t testing.TB, logins ...string) *DovecotServer {
 		d.Users[login] = pw
 		users = append(users, login+":"+pw)
 	}
-	imapPort, sievePort := freePort(t), freePort(t)
-	cmd := exec.Command(filepath.Join(repoRoot(), "scripts", "dovecot.sh"), "start", dir, fmt.Sprint(imapPort), fmt.Sprint(sievePort))
+	imapPort, sievePort, lmtpPort := freePort(t), freePort(t), 0
+	if lmtpInstalled() {
+		lmtpPort = freePort(t)
+	}
+	cmd := exec.Command(filepath.Join(repoRoot(), "scripts", "dovecot.sh"), "start", dir, fmt.Sprint(imapPort), fmt.Sprint(sievePort), fmt.Sprint(lmtpPort))
 	cmd.Env = append(os.Environ(), "DOVECOT_USERS="+strings.Join(users, " "),
 		"DOVECOT_MASTER_USER="+d.MasterUser, "DOVECOT_MASTER_PASS="+d.MasterPass)
 	var stderr bytes.Buffer
@@ -75,6 +81,9 @@ func Dovecot(t testing.TB, logins ...string) *DovecotServer {
 	d.Addr = fmt.Sprintf("127.0.0.1:%d", imapPort)
 	d.SieveAddr = fmt.Sprintf("127.0.0.1:%d", sievePort)
 	d.SievePort = sievePort
+	if lmtpPort != 0 {
+		d.LMTPAddr = fmt.Sprintf("127.0.0.1:%d", lmtpPort)
+	}
 	t.Logf("dovecot started: imap=%s dir=%s", d.Addr, dir)
 	t.Cleanup(func() {
 		if out, err := exec.Command(filepath.Join(repoRoot(), "scripts", "dovecot.sh"), "stop", dir).CombinedOutput(); err != nil {

@@ -114,3 +114,43 @@ func TestDovecot(t *testing.T) {
 		t.Errorf("ManageSieve greeting = %q, %v", line, err)
 	}
 }
+
+// TestDovecotDeliver: LMTP delivery without a Sieve script lands in INBOX byte for byte
+// (dot-stuffed lines included), for a login holding '@'; an unknown recipient is refused;
+// nothing is sent.
+func TestDovecotDeliver(t *testing.T) {
+	d := testenv.Dovecot(t, "alice@contoso.example", "bob")
+	msg := "From: x@example.org\r\nTo: alice@contoso.example\r\nSubject: dots\r\n\r\n.leading dot\r\n..two\r\n.\r\nend\r\n"
+	if err := d.Deliver(t, "alice@contoso.example", "x@example.org", []byte(msg)); err != nil {
+		t.Fatalf("Deliver = %v", err)
+	}
+	inbox := d.Dump(t, "alice@contoso.example")["INBOX"]
+	if len(inbox) != 1 {
+		t.Fatalf("INBOX holds %d messages, want 1", len(inbox))
+	}
+	// LMTP adds Return-Path and Received on top: the message is the tail of what is stored.
+	c, err := imapclient.DialInsecure(d.Addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login("alice@contoso.example*"+d.MasterUser, d.MasterPass).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := c.Fetch(imap.SeqSetNum(1), &imap.FetchOptions{BodySection: []*imap.FetchItemBodySection{{Peek: true}}}).Collect()
+	if err != nil || len(msgs) != 1 || len(msgs[0].BodySection) != 1 {
+		t.Fatalf("FETCH BODY[] = %v, %v", msgs, err)
+	}
+	if got := string(msgs[0].BodySection[0].Bytes); !strings.HasSuffix(got, msg) {
+		t.Errorf("stored message %q does not end with the delivered one %q", got, msg)
+	}
+	if err := d.Deliver(t, "nobody", "x@example.org", []byte(msg)); err == nil {
+		t.Error("Deliver to an unknown recipient = nil, want a refusal")
+	}
+	if sent := d.Sent(t); len(sent) != 0 {
+		t.Errorf("Sent() = %d messages, want none", len(sent))
+	}
+}
