@@ -12,12 +12,22 @@
 // Every file is optional. mailboxes.csv is also the directory: the other cmdlets name
 // mailboxes and delegates by display name, name, alias, UPN, address, DN, GUID or
 // DOMAIN\account, and each of these is resolved to the primary SMTP address through it.
+// It resolves what its columns hold: with Identity and PrimarySmtpAddress alone, a
+// delegate shown by a display name that differs from the mailbox's Name, or by a UPN that
+// differs from its address, is not found. Exporting DisplayName, Alias,
+// UserPrincipalName and EmailAddresses (joined by ";") as well avoids that:
+//
+//	Get-Mailbox -ResultSize Unlimited | Select-Object Identity,Name,DisplayName,Alias,UserPrincipalName,PrimarySmtpAddress,RecipientTypeDetails,@{n='EmailAddresses';e={$_.EmailAddresses -join ';'}},@{n='GrantSendOnBehalfTo';e={$_.GrantSendOnBehalfTo -join ';'}} | Export-Csv -NoTypeInformation -Encoding UTF8 mailboxes.csv
+//
+// A delegate written as an address that mailboxes.csv does not list is taken as it is.
 //
 // The files are read as PowerShell writes them: UTF-8 with or without BOM, UTF-16 with
 // BOM (Windows PowerShell's -Encoding Unicode), Windows-1252; CRLF; a "#TYPE" first line;
 // quoted fields with commas, quotes and line breaks; columns in any order, extra columns
 // ignored; rights lists as "{Reviewer}", "ReadItems, CreateItems", "ReadItems,CreateItems"
-// or "ReadItems CreateItems"; booleans "True"/"False".
+// or "ReadItems CreateItems"; booleans "True"/"False". Without -Encoding, Windows
+// PowerShell 5.1's Export-Csv writes ASCII, every accented letter a "?": such names no
+// longer resolve, and the problem says so.
 //
 // Nothing is dropped silently: a line that does not parse, an owner or delegate that is
 // not a mailbox (a group, an orphaned SID, a name two mailboxes share), a right Bascule
