@@ -122,24 +122,24 @@ func load() (*Data, error) {
 	}
 	mbxs, err := src.Mailboxes(ctx, extract.Selection{})
 	if err != nil {
-		return nil, fmt.Errorf("Mailboxes: %w", err)
+		return nil, fmt.Errorf("source.Mailboxes: %w", err)
 	}
 	d := &Data{Tenant: ten}
 	for _, mbx := range mbxs {
 		cols, err := src.Collections(ctx, mbx, nil)
 		if err != nil {
-			return nil, fmt.Errorf("Collections(%s): %w", mbx.Address, err)
+			return nil, fmt.Errorf("source.Collections(%s): %w", mbx.Address, err)
 		}
 		for _, col := range cols {
 			for ch, err := range src.Records(ctx, mbx, col, "") {
 				if err != nil {
-					return nil, fmt.Errorf("Records(%s, %q): %w", mbx.Address, col.Name, err)
+					return nil, fmt.Errorf("source.Records(%s, %q): %w", mbx.Address, col.Name, err)
 				}
 				switch ch.Kind {
 				case extract.Upsert:
 					d.Items = append(d.Items, Item{Mailbox: mbx, Collection: col, Record: ch.Record})
 				case extract.Delete:
-					return nil, fmt.Errorf("Records(%s, %q): a Delete (%s) in a first pass", mbx.Address, col.Name, ch.Record.ID)
+					return nil, fmt.Errorf("source.Records(%s, %q): a Delete (%s) in a first pass", mbx.Address, col.Name, ch.Record.ID)
 				}
 			}
 		}
