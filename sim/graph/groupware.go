@@ -21,6 +21,7 @@ import (
 //	…/events/{id}/attachments[/{id}]     event.attachments, event.attachment
 //	…/attachments/{id}/$value            event.attachment.value
 //	[calendars/{id}/|calendar/]calendarView[/delta]  calendarView, calendarView.delta
+//	[calendars/{id}/|calendar/]calendarPermissions[/{id}]  calendarPermissions, calendarPermission
 //	contactFolders[/delta]               contactFolders, contactFolders.delta
 //	contactFolders/{id}                  contactFolder
 //	contactFolders/{id}/childFolders     contactFolders.childFolders
@@ -52,6 +53,15 @@ func gwRoute(r route, rest []string) route {
 			return eventRoute(r, rest)
 		case "calendarView":
 			return viewRoute(r, rest)
+		case "calendarPermissions":
+			switch len(rest) {
+			case 1:
+				r.class = "calendarPermissions"
+				return r
+			case 2:
+				r.class, r.item = "calendarPermission", rest[1]
+				return r
+			}
 		}
 		return unknown
 	case "events":
@@ -177,6 +187,8 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 // serveGroupware serves a groupware GET for mailbox u.
 func (s *Server) serveGroupware(w http.ResponseWriter, r *http.Request, q params, u tenant.User, rt route) {
 	switch {
+	case rt.class == "calendarPermissions" || rt.class == "calendarPermission":
+		s.calendarPermissions(w, r, q, u, rt)
 	case strings.HasPrefix(rt.class, "calendar") || strings.HasPrefix(rt.class, "event"):
 		s.serveCalendar(w, r, q, u, rt)
 	case strings.HasPrefix(rt.class, "contact"):

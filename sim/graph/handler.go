@@ -61,11 +61,15 @@ func parseRoute(escapedPath string) route {
 	}
 	switch rest[0] {
 	case "mailboxSettings":
-		if len(rest) == 1 {
+		switch {
+		case len(rest) == 1:
 			r.class = "mailboxSettings"
-			return r
+		case len(rest) == 2 && rest[1] == "automaticRepliesSetting":
+			r.class = "mailboxSettings.automaticRepliesSetting"
+		default:
+			return unknown
 		}
-		return unknown
+		return r
 	case "messages":
 		return messageRoute(r, rest)
 	case "calendars", "calendar", "events", "calendarView", "contactFolders", "contacts", "todo":
@@ -95,6 +99,10 @@ func parseRoute(escapedPath string) route {
 		r.class = "childFolders"
 	case rest[0] == "messages":
 		return messageRoute(r, rest)
+	case rest[0] == "messageRules" && len(rest) == 1:
+		r.class = "messageRules"
+	case rest[0] == "messageRules" && len(rest) == 2:
+		r.class, r.item = "messageRule", rest[1]
 	default:
 		return unknown
 	}
@@ -206,8 +214,8 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, inner bool) 
 		s.listUsers(w, r, q)
 	case "user":
 		s.writeJSON(w, r, http.StatusOK, s.userJSON(u, q, true))
-	case "mailboxSettings":
-		s.mailboxSettings(w, r, u)
+	case "mailboxSettings", "mailboxSettings.automaticRepliesSetting":
+		s.mailboxSettings(w, r, q, u, rt.class != "mailboxSettings")
 	case "mailFolders":
 		s.listFolders(w, r, q, u, s.ten.RootFolderID(u.ID))
 	case "mailFolders.delta":
@@ -226,6 +234,8 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, inner bool) 
 			s.writeJSON(w, r, http.StatusOK, s.selectFields(s.folderJSON(u, f), q))
 		case "childFolders":
 			s.listFolders(w, r, q, u, f.ID)
+		case "messageRules", "messageRule":
+			s.messageRules(w, r, u, f, rt.item)
 		case "messages":
 			s.listMessages(w, r, q, u, f.ID)
 		case "messages.delta":
@@ -426,30 +436,6 @@ func nonNil(v []any) []any {
 		return []any{}
 	}
 	return v
-}
-
-func (s *Server) mailboxSettings(w http.ResponseWriter, r *http.Request, u tenant.User) {
-	tz, locale, name := "Eastern Standard Time", "en-US", "English (United States)"
-	if u.Language == "fr-FR" {
-		tz, locale, name = "Romance Standard Time", "fr-FR", "français (France)"
-	}
-	archive, _ := s.ten.Folder(u.ID, "archive")
-	s.writeJSON(w, r, http.StatusOK, map[string]any{
-		"@odata.context": s.context("users('" + u.ID + "')/mailboxSettings"),
-		"archiveFolder":  archive.ID,
-		"timeZone":       tz,
-		"automaticRepliesSetting": map[string]any{"status": "disabled", "externalAudience": "all",
-			"internalReplyMessage": "", "externalReplyMessage": "",
-			"scheduledStartDateTime": map[string]any{"dateTime": "2024-01-01T00:00:00.0000000", "timeZone": "UTC"},
-			"scheduledEndDateTime":   map[string]any{"dateTime": "2024-01-02T00:00:00.0000000", "timeZone": "UTC"}},
-		"language":   map[string]any{"locale": locale, "displayName": name},
-		"dateFormat": "dd/MM/yyyy", "timeFormat": "HH:mm",
-		"userPurpose":                           u.Purpose,
-		"delegateMeetingMessageDeliveryOptions": "sendToDelegateOnly",
-		"workingHours": map[string]any{"daysOfWeek": []string{"monday", "tuesday", "wednesday", "thursday", "friday"},
-			"startTime": "08:00:00.0000000", "endTime": "17:00:00.0000000",
-			"timeZone": map[string]any{"name": tz}},
-	})
 }
 
 func (s *Server) folderJSON(u tenant.User, f tenant.Folder) map[string]any {

@@ -229,7 +229,9 @@ func (s *Server) SetFaults(f Faults) {
 func (s *Server) SetThrottle(t Throttle) { s.lim.set(t) }
 
 // Counts returns the number of requests received per endpoint class since the last
-// ResetCounts: "openid", "token", "users", "user", "mailboxSettings", "mailFolders",
+// ResetCounts: "openid", "token", "users", "user", "mailboxSettings",
+// "mailboxSettings.automaticRepliesSetting", "messageRules", "messageRule",
+// "calendarPermissions", "calendarPermission", "mailFolders",
 // "mailFolder", "childFolders", "mailFolders.delta", "messages", "message",
 // "messages.delta", "message.value", the groupware classes (see gwRoute: "calendars",
 // "calendar", "events", "event", "event.instances", "event.attachments", "calendarView",

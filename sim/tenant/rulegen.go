@@ -183,17 +183,18 @@ func autoReplyHTML(body string) string {
 }
 
 // genAutoReply gives mailbox k one of: scheduled (summer holidays, contacts only outside),
-// always on (everyone), disabled with a stale schedule; the shared mailbox a scheduled
-// closing. Dates are fixed so the tenant stays deterministic; tests move them with
+// always on (everyone), disabled with a stale schedule; the shared mailbox last winter's
+// closing, disabled since. Dates are fixed so the tenant stays deterministic; tests move them with
 // SetAutoReply.
 func genAutoReply(b *mailbox, k int) model.AutoReply {
 	fr := b.lang == "fr-FR"
 	name := b.user.DisplayName
 	if b.user.Purpose == "shared" {
-		return model.AutoReply{Status: "scheduled", ExternalAudience: "all",
-			Start: time.Date(2026, 12, 23, 17, 0, 0, 0, time.UTC), End: time.Date(2027, 1, 4, 7, 0, 0, 0, time.UTC),
-			InternalReply: autoReplyHTML("<p>L'accueil est fermé du 24 décembre au 3 janvier. Pour toute urgence : 01 23 45 67 89.</p>\r\n"),
-			ExternalReply: autoReplyHTML("<p>Bonjour,</p>\r\n<p>Nos bureaux sont fermés du 24 décembre au 3 janvier inclus. Nous traiterons votre demande à notre retour.</p>\r\n<p>Cordialement,<br>\r\nL'équipe d'accueil</p>\r\n"),
+		// Last winter's closing, switched off since (Graph keeps the schedule).
+		return model.AutoReply{Status: "disabled", ExternalAudience: "all",
+			Start: time.Date(2025, 12, 23, 17, 0, 0, 0, time.UTC), End: time.Date(2026, 1, 5, 7, 0, 0, 0, time.UTC),
+			InternalReply: autoReplyHTML("<p>L'accueil est fermé du 24 décembre au 4 janvier. Pour toute urgence : 01 23 45 67 89.</p>\r\n"),
+			ExternalReply: autoReplyHTML("<p>Bonjour,</p>\r\n<p>Nos bureaux sont fermés du 24 décembre au 4 janvier inclus. Nous traiterons votre demande à notre retour.</p>\r\n<p>Cordialement,<br>\r\nL'équipe d'accueil</p>\r\n"),
 		}
 	}
 	var r model.AutoReply
