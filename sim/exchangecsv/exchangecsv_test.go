@@ -59,98 +59,104 @@ func grantKey(g model.Grant) string {
 // mailboxes.csv, display names through the tenant's users) and finds exactly
 // tenant.ExchangeGrants.
 func TestWriteRoundTrip(t *testing.T) {
-	ten := tenant.Generate(tenant.Small())
-	for _, o := range []Options{{}, {WindowsPowerShell: true, TypeInformation: true}, {WindowsPowerShell: true}, {LF: true}} {
-		t.Run(fmt.Sprintf("%+v", o), func(t *testing.T) {
-			dir := t.TempDir()
-			if err := WriteOptions(dir, ten, o); err != nil {
-				t.Fatalf("WriteOptions() = %v", err)
+	bigger := tenant.Small()
+	bigger.Users, bigger.Seed = 7, 3
+	for ti, ten := range []*tenant.Tenant{tenant.Generate(tenant.Small()), tenant.Generate(bigger)} {
+		for _, o := range []Options{{}, {WindowsPowerShell: true, TypeInformation: true}, {WindowsPowerShell: true}, {LF: true}} {
+			if ti == 1 && o != (Options{}) {
+				continue
 			}
-			byName := map[string]string{} // Identity → primary SMTP
-			var got []string
-			for _, r := range readCSV(t, filepath.Join(dir, FileMailboxes), o) {
-				byName[r["Identity"]] = r["PrimarySmtpAddress"]
-			}
-			if len(byName) != len(ten.Users()) {
-				t.Fatalf("mailboxes.csv: %d distinct identities, want %d", len(byName), len(ten.Users()))
-			}
-			byDisplay := map[string]string{}
-			for _, u := range ten.Users() {
-				byDisplay[u.DisplayName] = u.Mail
-			}
-			grantee := func(v string) string {
-				if a, ok := byName[v]; ok {
-					return a
+			t.Run(fmt.Sprintf("%d users %+v", len(ten.Users()), o), func(t *testing.T) {
+				dir := t.TempDir()
+				if err := WriteOptions(dir, ten, o); err != nil {
+					t.Fatalf("WriteOptions() = %v", err)
 				}
-				if a, ok := byDisplay[v]; ok {
-					return a
+				byName := map[string]string{} // Identity → primary SMTP
+				var got []string
+				for _, r := range readCSV(t, filepath.Join(dir, FileMailboxes), o) {
+					byName[r["Identity"]] = r["PrimarySmtpAddress"]
 				}
-				return v // UPN, group name, SID, external address
-			}
-			for _, r := range readCSV(t, filepath.Join(dir, FileMailboxes), o) {
-				for _, n := range strings.Split(r["GrantSendOnBehalfTo"], ";") {
-					if n == "" {
-						continue
+				if len(byName) != len(ten.Users()) {
+					t.Fatalf("mailboxes.csv: %d distinct identities, want %d", len(byName), len(ten.Users()))
+				}
+				byDisplay := map[string]string{}
+				for _, u := range ten.Users() {
+					byDisplay[u.DisplayName] = u.Mail
+				}
+				grantee := func(v string) string {
+					if a, ok := byName[v]; ok {
+						return a
 					}
-					if _, ok := byName[n]; !ok {
-						t.Errorf("GrantSendOnBehalfTo %q of %s is not an Identity of mailboxes.csv", n, r["Identity"])
+					if a, ok := byDisplay[v]; ok {
+						return a
 					}
-					got = append(got, grantKey(model.Grant{Owner: r["PrimarySmtpAddress"], Grantee: byName[n], Scope: model.ScopeSendOnBehalf, Role: "SendOnBehalf"}))
+					return v // UPN, group name, SID, external address
 				}
-			}
-			for _, r := range readCSV(t, filepath.Join(dir, FileMailboxPermissions), o) {
-				owner, ok := byName[r["Identity"]]
-				if !ok || r["IsInherited"] != "False" || r["AccessRights"] != "FullAccess" || strings.HasPrefix(r["User"], "NT AUTHORITY") {
-					t.Errorf("mailbox-permissions.csv row %v", r)
+				for _, r := range readCSV(t, filepath.Join(dir, FileMailboxes), o) {
+					for _, n := range strings.Split(r["GrantSendOnBehalfTo"], ";") {
+						if n == "" {
+							continue
+						}
+						if _, ok := byName[n]; !ok {
+							t.Errorf("GrantSendOnBehalfTo %q of %s is not an Identity of mailboxes.csv", n, r["Identity"])
+						}
+						got = append(got, grantKey(model.Grant{Owner: r["PrimarySmtpAddress"], Grantee: byName[n], Scope: model.ScopeSendOnBehalf, Role: "SendOnBehalf"}))
+					}
 				}
-				got = append(got, grantKey(model.Grant{Owner: owner, Grantee: grantee(r["User"]), Scope: model.ScopeMailbox, Role: "FullAccess", Deny: r["Deny"] == "True"}))
-			}
-			for _, r := range readCSV(t, filepath.Join(dir, FileRecipientPermissions), o) {
-				owner, ok := byName[r["Identity"]]
-				if !ok || r["AccessRights"] != "SendAs" || r["AccessControlType"] != "Allow" {
-					t.Errorf("recipient-permissions.csv row %v", r)
+				for _, r := range readCSV(t, filepath.Join(dir, FileMailboxPermissions), o) {
+					owner, ok := byName[r["Identity"]]
+					if !ok || r["IsInherited"] != "False" || r["AccessRights"] != "FullAccess" || strings.HasPrefix(r["User"], "NT AUTHORITY") {
+						t.Errorf("mailbox-permissions.csv row %v", r)
+					}
+					got = append(got, grantKey(model.Grant{Owner: owner, Grantee: grantee(r["User"]), Scope: model.ScopeMailbox, Role: "FullAccess", Deny: r["Deny"] == "True"}))
 				}
-				got = append(got, grantKey(model.Grant{Owner: owner, Grantee: grantee(r["Trustee"]), Scope: model.ScopeSendAs, Role: "SendAs"}))
-			}
-			for _, r := range readCSV(t, filepath.Join(dir, FileFolderPermissions), o) {
-				owner, path, ok := strings.Cut(r["Identity"], `:\`)
-				if !ok {
-					t.Fatalf("folder Identity %q", r["Identity"])
+				for _, r := range readCSV(t, filepath.Join(dir, FileRecipientPermissions), o) {
+					owner, ok := byName[r["Identity"]]
+					if !ok || r["AccessRights"] != "SendAs" || r["AccessControlType"] != "Allow" {
+						t.Errorf("recipient-permissions.csv row %v", r)
+					}
+					got = append(got, grantKey(model.Grant{Owner: owner, Grantee: grantee(r["Trustee"]), Scope: model.ScopeSendAs, Role: "SendAs"}))
 				}
-				segs := strings.Split(path, `\`)
-				for i := range segs {
-					segs[i] = strings.ReplaceAll(segs[i], "\uf8ff", "/")
+				for _, r := range readCSV(t, filepath.Join(dir, FileFolderPermissions), o) {
+					owner, path, ok := strings.Cut(r["Identity"], `:\`)
+					if !ok {
+						t.Fatalf("folder Identity %q", r["Identity"])
+					}
+					segs := strings.Split(path, `\`)
+					for i := range segs {
+						segs[i] = strings.ReplaceAll(segs[i], "\uf8ff", "/")
+					}
+					if segs[len(segs)-1] != r["FolderName"] {
+						t.Errorf("Identity %q but FolderName %q", r["Identity"], r["FolderName"])
+					}
+					g := model.Grant{Owner: owner, Grantee: grantee(r["User"]), Scope: model.ScopeFolder, FolderPath: strings.Join(segs, "/"), Role: r["AccessRights"]}
+					if strings.Contains(g.Role, ",") {
+						g.Rights, g.Role = strings.Split(g.Role, ", "), tenant.RoleCustom
+					}
+					if f := r["SharingPermissionFlags"]; f != "" {
+						g.Flags = strings.Split(f, ", ")
+					}
+					switch {
+					case segs[0] == "Calendar" || segs[0] == "Calendrier":
+						g.Scope = model.ScopeCalendar
+					case segs[0] == "Contacts":
+						g.Scope = model.ScopeContacts
+					}
+					got = append(got, grantKey(g))
 				}
-				if segs[len(segs)-1] != r["FolderName"] {
-					t.Errorf("Identity %q but FolderName %q", r["Identity"], r["FolderName"])
+				var want []string
+				for _, u := range ten.Users() {
+					for _, g := range ten.ExchangeGrants(u.ID) {
+						want = append(want, grantKey(g))
+					}
 				}
-				g := model.Grant{Owner: owner, Grantee: grantee(r["User"]), Scope: model.ScopeFolder, FolderPath: strings.Join(segs, "/"), Role: r["AccessRights"]}
-				if strings.Contains(g.Role, ",") {
-					g.Rights, g.Role = strings.Split(g.Role, ", "), tenant.RoleCustom
+				slices.Sort(got)
+				slices.Sort(want)
+				if !slices.Equal(got, want) {
+					t.Fatalf("grants read back differ:\n got %q\nwant %q", got, want)
 				}
-				if f := r["SharingPermissionFlags"]; f != "" {
-					g.Flags = strings.Split(f, ", ")
-				}
-				switch {
-				case segs[0] == "Calendar" || segs[0] == "Calendrier":
-					g.Scope = model.ScopeCalendar
-				case segs[0] == "Contacts":
-					g.Scope = model.ScopeContacts
-				}
-				got = append(got, grantKey(g))
-			}
-			var want []string
-			for _, u := range ten.Users() {
-				for _, g := range ten.ExchangeGrants(u.ID) {
-					want = append(want, grantKey(g))
-				}
-			}
-			slices.Sort(got)
-			slices.Sort(want)
-			if !slices.Equal(got, want) {
-				t.Fatalf("grants read back differ:\n got %q\nwant %q", got, want)
-			}
-		})
+			})
+		}
 	}
 }
 
