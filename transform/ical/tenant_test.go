@@ -42,7 +42,8 @@ func loadTenant(tb testing.TB) *tenantgolden.Data {
 // TestTenant converts every event and task of the emulator's tenant, read through the real
 // extractor, and compares each with its golden file in testdata/tenant (-update rewrites
 // them); reads each golden back; and expands every event of the tenant from its iCalendar
-// to compare the occurrences with the emulator's own (tenant.Event.Instances).
+// to compare the occurrences with the emulator's own (tenant.Event.Instances): same UTC
+// starts, subjects and attendees, zero differences.
 func TestTenant(t *testing.T) {
 	d := loadTenant(t)
 	items := append(d.Kind(model.KindCalendar), d.Kind(model.KindTasks)...)
@@ -110,7 +111,7 @@ func TestTenant(t *testing.T) {
 	})
 
 	t.Run("occurrences", func(t *testing.T) {
-		masters, occs := 0, 0
+		masters, occs, exceptions, cancelled := 0, 0, 0, 0
 		checked := map[string]bool{}
 		for _, name := range names {
 			c := byName[name]
@@ -128,10 +129,15 @@ func TestTenant(t *testing.T) {
 				t.Errorf("%s: Instances: %v", name, err)
 				continue
 			}
-			var wantOccs []occurrence
+			var wantOccs []tenantOcc
 			for _, in := range want {
 				if !in.IsCancelled && !in.Start.Before(crossFrom) && in.Start.Before(crossTo) {
-					wantOccs = append(wantOccs, occurrence{in.Start.UTC(), in.Subject})
+					var as []string
+					for _, a := range in.Attendees {
+						as = append(as, strings.ToLower(a.Email.Address))
+					}
+					sort.Strings(as)
+					wantOccs = append(wantOccs, tenantOcc{in.Start.UTC(), in.Subject, strings.Join(as, ",")})
 				}
 			}
 			got, err := expandCalendar(c.res.Data, crossFrom, crossTo)
@@ -145,6 +151,8 @@ func TestTenant(t *testing.T) {
 			}
 			if ev.Type == "seriesMaster" {
 				masters++
+				exceptions += len(ev.Exceptions)
+				cancelled += len(ev.Cancelled)
 			}
 			occs += len(wantOccs)
 		}
@@ -160,11 +168,11 @@ func TestTenant(t *testing.T) {
 				}
 			}
 		}
-		if masters != want || masters < 10 {
-			t.Errorf("%d series masters compared, the tenant has %d", masters, want)
+		if masters != want || masters < 10 || exceptions == 0 || cancelled == 0 {
+			t.Errorf("%d series masters compared (%d exceptions, %d cancelled occurrences), the tenant has %d", masters, exceptions, cancelled, want)
 		}
-		t.Logf("%d events (%d series masters), %d occurrences compared over %s..%s", len(checked), masters, occs,
-			crossFrom.Format(time.DateOnly), crossTo.Format(time.DateOnly))
+		t.Logf("%d events (%d series masters, %d exceptions, %d cancelled occurrences), %d occurrences compared over %s..%s",
+			len(checked), masters, exceptions, cancelled, occs, crossFrom.Format(time.DateOnly), crossTo.Format(time.DateOnly))
 	})
 }
 
@@ -233,7 +241,7 @@ func readBack(t *testing.T, name string, data []byte, it tenantgolden.Item, uid 
 // CANCELLED). RecurrenceSet adds every EXDATE as an RDATE as well (and ignores RDATE): the
 // set's RDATEs are replaced by DTSTART (RFC 5545: always an instance) and the RDATE
 // properties.
-func expandCalendar(data []byte, from, to time.Time) ([]occurrence, error) {
+func expandCalendar(data []byte, from, to time.Time) ([]tenantOcc, error) {
 	cal, err := ics.NewDecoder(bytes.NewReader(data)).Decode()
 	if err != nil {
 		return nil, err
@@ -260,13 +268,22 @@ func expandCalendar(data []byte, from, to time.Time) ([]occurrence, error) {
 	if master == nil {
 		return nil, fmt.Errorf("no master VEVENT")
 	}
-	start := func(c *ics.Component) (occurrence, error) {
+	start := func(c *ics.Component) (tenantOcc, error) {
 		st, err := c.Props.DateTime(ics.PropDateTimeStart, time.UTC)
 		if err != nil {
-			return occurrence{}, fmt.Errorf("DTSTART: %w", err)
+			return tenantOcc{}, fmt.Errorf("DTSTART: %w", err)
 		}
 		s, _ := c.Props.Text(ics.PropSummary)
-		return occurrence{st.UTC(), s}, nil
+		var as []string
+		for _, a := range c.Props.Values(ics.PropAttendee) {
+			addr := a.Value
+			if len(addr) > 7 && strings.EqualFold(addr[:7], "mailto:") {
+				addr = addr[7:]
+			}
+			as = append(as, strings.ToLower(addr))
+		}
+		sort.Strings(as)
+		return tenantOcc{st.UTC(), s, strings.Join(as, ",")}, nil
 	}
 	mo, err := start(master)
 	if err != nil {
@@ -283,7 +300,7 @@ func expandCalendar(data []byte, from, to time.Time) ([]occurrence, error) {
 		if mo.start.Before(from) || !mo.start.Before(to) {
 			return nil, nil
 		}
-		return []occurrence{mo}, nil
+		return []tenantOcc{mo}, nil
 	}
 	rdates := []time.Time{set.GetDTStart()}
 	for _, p := range master.Props.Values(ics.PropRecurrenceDates) {
@@ -294,10 +311,11 @@ func expandCalendar(data []byte, from, to time.Time) ([]occurrence, error) {
 		rdates = append(rdates, d)
 	}
 	set.SetRDates(rdates)
-	var out []occurrence
+	var out []tenantOcc
 	// From a week early: an override may move an occurrence into the window.
 	for _, at := range set.Between(from.AddDate(0, 0, -7), to, true) {
-		o := occurrence{at.UTC(), mo.summary}
+		o := mo
+		o.start = at.UTC()
 		if ov, ok := overrides[at.Unix()]; ok {
 			delete(overrides, at.Unix())
 			if s, _ := ov.Props.Text(ics.PropStatus); s == "CANCELLED" {
@@ -323,9 +341,16 @@ func expandCalendar(data []byte, from, to time.Time) ([]occurrence, error) {
 	return out, nil
 }
 
+// tenantOcc is one occurrence as the cross-check compares them.
+type tenantOcc struct {
+	start     time.Time // UTC; midnight UTC for a date
+	summary   string
+	attendees string // sorted lower-case addresses
+}
+
 // diffOccs returns the occurrences only in want and only in got (multisets).
-func diffOccs(want, got []occurrence) (missing, extra []string) {
-	count := map[occurrence]int{}
+func diffOccs(want, got []tenantOcc) (missing, extra []string) {
+	count := map[tenantOcc]int{}
 	for _, o := range want {
 		count[o]++
 	}
@@ -333,7 +358,7 @@ func diffOccs(want, got []occurrence) (missing, extra []string) {
 		count[o]--
 	}
 	for o, n := range count {
-		s := o.start.Format(time.RFC3339) + " " + o.summary
+		s := o.start.Format(time.RFC3339) + " " + o.summary + " [" + o.attendees + "]"
 		for ; n > 0; n-- {
 			missing = append(missing, s)
 		}
