@@ -75,10 +75,12 @@ func usableString(s string) bool {
 	return s != "" && !strings.ContainsRune(s, '\n')
 }
 
-// comment makes s safe on one comment line.
+// oneLine makes s safe inside a comment line.
+func oneLine(s string) string { return strings.Join(strings.Fields(clean(s)), " ") }
+
+// comment makes s safe on one comment line, quoted.
 func comment(s string) string {
-	s = clean(s)
-	s = strings.Join(strings.Fields(s), " ")
+	s = oneLine(s)
 	if len(s) > 200 {
 		s = s[:200]
 		for !utf8.ValidString(s) {

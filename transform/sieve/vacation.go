@@ -97,7 +97,7 @@ func (w *writer) vacation(ar *model.AutoReply, res *Result) (string, bool) {
 		return "", false
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Out-of-office (%s; outside senders: %s). HTML messages are sent as plain text.\n", desc, ar.ExternalAudience)
+	fmt.Fprintf(&b, "# Out-of-office (%s; outside senders: %s). HTML messages are sent as plain text.\n", desc, oneLine(ar.ExternalAudience))
 	indent := ""
 	if len(bounds) > 0 {
 		test := bounds[0]
