@@ -79,7 +79,7 @@ type (
 	}
 )
 
-func rcpt(a Address) ruleRecipient { return ruleRecipient{ruleEmail{a.Name, a.Address}} }
+func rcpt(a Address) ruleRecipient { return ruleRecipient{ruleEmail(a)} }
 
 // genRules makes the mailbox's inbox rules: mostly what Sieve can express (sender,
 // recipients, subject/body/header words, importance, size, attachments; move, copy,
