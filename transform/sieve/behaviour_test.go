@@ -77,8 +77,8 @@ func TestBehaviour(t *testing.T) {
 	const me = "alice@contoso.com"
 	cases := []struct {
 		name, script, from, msg string
-		want, notWant          []string // substrings of the performed actions
-		keep                   bool     // the implicit keep files into INBOX
+		want, notWant           []string // substrings of the performed actions
+		keep                    bool     // the implicit keep files into INBOX
 	}{
 		{"boss flagged and stopped", "conditions", "boss@contoso.com",
 			"From: The Boss <BOSS@Contoso.com>\nTo: alice@contoso.com\nSubject: hi\n\nbody\n",
