@@ -67,6 +67,13 @@ func newGWEnv(t testing.TB, server string, cfg tenant.Config) *gwEnv {
 		t.Fatalf("simgraph.Start() = %v", err)
 	}
 	t.Cleanup(func() { sim.Close() })
+	return gwFromParts(t, ten, sim, secret, server)
+}
+
+// gwFromParts builds the environment around a running emulator: the mapping file (target
+// logins are the UPNs' local parts), the DAV server, and a Graph client for the test itself.
+func gwFromParts(t testing.TB, ten *tenant.Tenant, sim *simgraph.Server, secret, server string) *gwEnv {
+	t.Helper()
 	e := &gwEnv{t: t, tenant: ten, sim: sim, dir: t.TempDir(), secret: secret, login: map[string]string{}}
 	e.caFile = filepath.Join(e.dir, "ca.pem")
 	e.state = filepath.Join(e.dir, "state.db")
@@ -97,6 +104,7 @@ func newGWEnv(t testing.TB, server string, cfg tenant.Config) *gwEnv {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(sim.CAPEM())
 	e.http = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: time.Minute}
+	var err error
 	e.cred, err = azidentity.NewClientSecretCredential(sim.TenantID(), "bascule-e2e", secret,
 		&azidentity.ClientSecretCredentialOptions{ClientOptions: azcore.ClientOptions{
 			Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: sim.AuthorityHost()}, Transport: e.http},

@@ -29,6 +29,8 @@ type mailboxRun struct {
 	created  []string
 	err      error
 	kinds    map[model.CollectionKind]*Counters // groupware counters per kind
+	manuals  []model.ManualAction
+	settings SettingsCounters
 
 	// folderLocks serialises look-ups per target folder and remembers which UIDs are
 	// accounted for, so two in-flight items with the same bytes never claim one UID.
@@ -73,6 +75,9 @@ func (m *mailboxRun) run(ctx context.Context) {
 	}
 	if err == nil {
 		err = m.migrateGroupware(ctx)
+	}
+	if err == nil {
+		err = m.migrateSettings(ctx)
 	}
 	m.err = err
 	st := state.Mailbox{ID: m.mbx.ID, Address: m.mbx.Address, Target: m.mbx.Target, Status: "done"}

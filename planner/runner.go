@@ -18,6 +18,7 @@ import (
 	"github.com/bascule-migrate/bascule/load"
 	"github.com/bascule-migrate/bascule/model"
 	"github.com/bascule-migrate/bascule/state"
+	"github.com/bascule-migrate/bascule/transform"
 )
 
 // DeletePolicy says what a deletion on the source does to the target.
@@ -44,6 +45,22 @@ type Options struct {
 	Converter     Converter
 	// SkipMail leaves mail out (groupware only).
 	SkipMail bool
+	// Rewrite changes address domains (--rewrite-domain) in Sieve forwards and conditions
+	// (the Converter carries its own for events and contacts).
+	Rewrite transform.Rewriter
+
+	// Settings (after a mailbox's items): Permissions carries grants — the source's own
+	// (Graph calendar permissions) and Grants' (Exchange CSV exports) — as IMAP ACLs and DAV
+	// shares; Rules carries inbox rules and out-of-office as a Sieve script through Sieve.
+	// What cannot be carried becomes a manual action in the result.
+	Permissions bool
+	Rules       bool
+	Grants      GrantSource
+	// GrantProblems are identities or lines the grant exports could not resolve; they are
+	// reported as manual actions.
+	GrantProblems []string
+	Sieve         SieveTarget
+	SievePolicy   SievePolicy
 
 	Selection extract.Selection
 	// Targets maps a source address (lower case) to the target login; an address that is not
@@ -129,7 +146,9 @@ type MailboxResult struct {
 	// Kinds breaks the groupware part of the counters down by kind (calendar, contacts,
 	// tasks); the mailbox's counters above include them.
 	Kinds map[model.CollectionKind]Counters `json:"kinds,omitempty"`
-	Error string                            `json:"error,omitempty"`
+	// Settings counts the grants, shares and Sieve rules carried.
+	Settings *SettingsCounters `json:"settings,omitempty"`
+	Error    string            `json:"error,omitempty"`
 }
 
 // Result is what a run did.
@@ -141,10 +160,13 @@ type Result struct {
 	Mailboxes []MailboxResult `json:"mailboxes"`
 	Totals    Counters        `json:"totals"`
 	// Kinds totals the groupware counters by kind.
-	Kinds       map[model.CollectionKind]Counters `json:"kinds,omitempty"`
-	Failures    []Failure                         `json:"failures"`
-	Problems    []Problem                         `json:"problems"`
-	Interrupted bool                              `json:"interrupted"`
+	Kinds    map[model.CollectionKind]Counters `json:"kinds,omitempty"`
+	Failures []Failure                         `json:"failures"`
+	Problems []Problem                         `json:"problems"`
+	// ManualActions are what the migration could not carry, with the exact instruction for
+	// the administrator, per mailbox.
+	ManualActions []model.ManualAction `json:"manual_actions"`
+	Interrupted   bool                 `json:"interrupted"`
 }
 
 // Blocking reports whether the result holds problems of severity "error".
@@ -201,7 +223,13 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if gsink != nil && len(o.Kinds) > 0 && o.Converter == nil {
 		return nil, fmt.Errorf("planner: groupware needs a Converter")
 	}
-	res := &Result{DryRun: o.DryRun, Started: time.Now(), Failures: []Failure{}, Problems: []Problem{}}
+	res := &Result{DryRun: o.DryRun, Started: time.Now(), Failures: []Failure{}, Problems: []Problem{}, ManualActions: []model.ManualAction{}}
+	if o.Permissions {
+		for _, p := range o.GrantProblems {
+			res.ManualActions = append(res.ManualActions, model.ManualAction{What: "permission export entry", Why: p,
+				Instruction: "grant the equivalent right by hand, or fix the identity in the export and run again"})
+		}
+	}
 
 	mailboxes, err := o.Source.Mailboxes(ctx, o.Selection)
 	if err != nil {
@@ -269,6 +297,11 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		res.Mailboxes = append(res.Mailboxes, mres)
 		res.Failures = append(res.Failures, mr.failures...)
 		res.Problems = append(res.Problems, mr.problems...)
+		res.ManualActions = append(res.ManualActions, mr.manuals...)
+		if o.Permissions || o.Rules {
+			sc := mr.settings
+			res.Mailboxes[len(res.Mailboxes)-1].Settings = &sc
+		}
 	}
 	res.Interrupted = ctx.Err() != nil
 	res.Finished = time.Now()

@@ -15,6 +15,7 @@ import (
 	imapsink "github.com/bascule-migrate/bascule/load/imap"
 	"github.com/bascule-migrate/bascule/planner"
 	"github.com/bascule-migrate/bascule/state/sqlite"
+	"github.com/bascule-migrate/bascule/transform"
 )
 
 // SourceOptions choose and reach the source tenant.
@@ -127,6 +128,7 @@ type MigrateOptions struct {
 	Source    SourceOptions
 	Target    TargetOptions
 	Groupware GroupwareOptions
+	Settings  SettingsOptions
 	Mapping   string
 	Mailbox   []string
 	All       bool
@@ -143,6 +145,7 @@ func (o *MigrateOptions) AddFlags(cmd *cobra.Command) {
 	o.Source.AddFlags(cmd)
 	o.Target.AddFlags(cmd)
 	o.Groupware.AddFlags(cmd)
+	o.Settings.AddFlags(cmd)
 	f := cmd.Flags()
 	f.StringVar(&o.Mapping, "mapping", "", "CSV file mapping source mailboxes to target logins: source,target[,password]")
 	f.StringSliceVar(&o.Mailbox, "mailbox", nil, "source mailbox address to migrate (repeatable)")
@@ -207,15 +210,39 @@ func runMigrate(ctx context.Context, o *MigrateOptions, g *GlobalOptions, cmd *c
 	if err != nil {
 		return usage(err)
 	}
-	mail, kinds, err := o.Groupware.kinds()
+	w, err := o.Groupware.kinds(o.Settings.SieveAddr != "")
 	if err != nil {
 		return usage(err)
 	}
+	mail, kinds := w.mail, w.kinds
 	src, err := o.Source.open(ctx, g)
 	if err != nil {
 		return usage(err)
 	}
-	popts := planner.Options{Source: src, Kinds: kinds, SkipMail: !mail}
+	popts := planner.Options{Source: src, Kinds: kinds, SkipMail: !mail, Permissions: w.permissions, Rules: w.rules,
+		SievePolicy: planner.SievePolicy(o.Settings.SievePolicy)}
+	if popts.Rewrite, err = transform.ParseRewrites(o.Groupware.Rewrite); err != nil {
+		return usage(err)
+	}
+	if w.permissions {
+		exp, err := o.Settings.grants()
+		if err != nil {
+			return usage(err)
+		}
+		if exp != nil {
+			popts.Grants, popts.GrantProblems = exp, exp.Problems()
+		}
+	}
+	if w.rules {
+		if popts.Sieve, err = o.Settings.sieveTarget(&o.Target, mapping); err != nil {
+			return usage(err)
+		}
+	}
+	if (w.permissions || w.rules) && !mail {
+		// ACLs and Sieve go through the mail target: open it even when mail is not moved.
+		mail = true
+		popts.SkipMail = true
+	}
 	if mail {
 		sink, err := o.Target.open(g, mapping)
 		if err != nil {

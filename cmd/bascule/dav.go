@@ -29,11 +29,11 @@ type GroupwareOptions struct {
 	Rewrite            []string
 }
 
-var allKinds = []string{"mail", string(model.KindCalendar), string(model.KindContacts), string(model.KindTasks)}
+var allKinds = []string{"mail", string(model.KindCalendar), string(model.KindContacts), string(model.KindTasks), "permissions", "rules"}
 
 func (o *GroupwareOptions) AddFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.StringSliceVar(&o.Kinds, "kinds", nil, "what to move: mail, calendar, contacts, tasks (default: mail, plus calendar, contacts and tasks when --dav-url is set)")
+	f.StringSliceVar(&o.Kinds, "kinds", nil, "what to move: mail, calendar, contacts, tasks, permissions (IMAP ACLs, calendar shares), rules (inbox rules and out-of-office → Sieve) (default: mail and permissions, plus calendar, contacts and tasks with --dav-url, plus rules with --sieve-addr)")
 	f.StringVar(&o.URL, "dav-url", "", "CalDAV/CardDAV server base URL (discovery starts at its /.well-known/caldav and /.well-known/carddav)")
 	f.StringVar(&o.CAFile, "dav-ca-file", "", "extra CA certificates (PEM) trusted for the CalDAV/CardDAV server")
 	f.BoolVar(&o.InsecureSkipVerify, "dav-insecure-skip-verify", false, "do not verify the CalDAV/CardDAV server's TLS certificate (never in production)")
@@ -46,32 +46,47 @@ func (o *GroupwareOptions) AddFlags(cmd *cobra.Command) {
 	f.StringArrayVar(&o.Rewrite, "rewrite-domain", nil, "rewrite addresses of organizers, attendees and contacts: old.example=new.example (repeatable)")
 }
 
-// kinds returns whether mail moves and which groupware kinds do.
-func (o *GroupwareOptions) kinds() (mail bool, kinds []model.CollectionKind, err error) {
+// what says what a run moves.
+type what struct {
+	mail, permissions, rules bool
+	kinds                    []model.CollectionKind
+}
+
+// kinds returns what moves; sieve says whether a ManageSieve target is configured.
+func (o *GroupwareOptions) kinds(sieve bool) (w what, err error) {
 	ks := o.Kinds
 	if len(ks) == 0 {
-		ks = []string{"mail"}
+		ks = []string{"mail", "permissions"}
 		if o.URL != "" {
-			ks = allKinds
+			ks = append(ks, string(model.KindCalendar), string(model.KindContacts), string(model.KindTasks))
+		}
+		if sieve {
+			ks = append(ks, "rules")
 		}
 	}
+	var kinds []model.CollectionKind
 	for _, k := range ks {
 		k = strings.ToLower(strings.TrimSpace(k))
 		switch {
 		case k == "mail":
-			mail = true
+			w.mail = true
+		case k == "permissions":
+			w.permissions = true
+		case k == "rules":
+			w.rules = true
 		case slices.Contains(allKinds, k):
 			if !slices.Contains(kinds, model.CollectionKind(k)) {
 				kinds = append(kinds, model.CollectionKind(k))
 			}
 		default:
-			return false, nil, fmt.Errorf("--kinds: unknown kind %q (use mail, calendar, contacts, tasks)", k)
+			return w, fmt.Errorf("--kinds: unknown kind %q (use mail, calendar, contacts, tasks, permissions, rules)", k)
 		}
 	}
 	if len(kinds) > 0 && o.URL == "" {
-		return false, nil, errors.New("--kinds calendar/contacts/tasks need a CalDAV/CardDAV target: add --dav-url")
+		return w, errors.New("--kinds calendar/contacts/tasks need a CalDAV/CardDAV target: add --dav-url")
 	}
-	return mail, kinds, nil
+	w.kinds = kinds
+	return w, nil
 }
 
 func (o *GroupwareOptions) open(g *GlobalOptions, mapping []planner.MappingEntry) (*davsink.Sink, error) {

@@ -264,7 +264,9 @@ func (rw *ruleWriter) predicates(p models.MessageRulePredicatesable, what string
 		if why := me("notSentToMe"); why != "" {
 			return nil, why
 		}
-		tests = append(tests, "not address :is [\"to\", \"cc\"] "+own)
+		// Exchange's NotSentToMe: the owner is not in the To line (being in Cc is fine: the
+		// Outlook rule "where my name is not in the To box").
+		tests = append(tests, "not address :is \"to\" "+own)
 	}
 	if isTrue(p.GetSentOnlyToMe()) {
 		if why := me("sentOnlyToMe"); why != "" {

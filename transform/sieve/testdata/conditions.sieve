@@ -83,7 +83,7 @@ if allof(address :is "to" ["alice@contoso.com", "alice@contoso.example", "alice.
 
 # Rule "To or cc me, not" (sequence 16)
 if allof(address :is ["to", "cc"] ["alice@contoso.com", "alice@contoso.example", "alice.martin@contoso.com", "alice.martin@contoso.example"],
-      not not address :is ["to", "cc"] ["alice@contoso.com", "alice@contoso.example", "alice.martin@contoso.com", "alice.martin@contoso.example"]) {
+      not not address :is "to" ["alice@contoso.com", "alice@contoso.example", "alice.martin@contoso.com", "alice.martin@contoso.example"]) {
     addflag "\\Seen";
 }
 
