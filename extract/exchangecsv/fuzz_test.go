@@ -1,6 +1,8 @@
 package exchangecsv
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -13,6 +15,9 @@ func fuzzFile(f *testing.F, name string) {
 	for _, s := range sample() {
 		f.Add([]byte(s))
 		f.Add(utf16le(crlf(s), true))
+	}
+	if b, err := os.ReadFile(filepath.Join("testdata", "fabrikam", name)); err == nil {
+		f.Add(b)
 	}
 	f.Add([]byte{0xFF, 0xFE, 0x41})
 	f.Add([]byte("\"Identity\",\"User\",\"AccessRights\"\n\"a:\\\",\"\",\"{\"\n"))
