@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/bascule-migrate/bascule/model"
@@ -69,6 +70,16 @@ func printResult(w io.Writer, g *GlobalOptions, res *planner.Result) error {
 				break
 			}
 			fmt.Fprintf(w, "  %s / %s: %q: %s\n", f.Mailbox, f.Folder, f.Subject, f.Reason)
+		}
+	}
+	if len(res.ManualActions) > 0 {
+		fmt.Fprintf(w, "\nManual actions (%d): what could not be carried, and what to do\n", len(res.ManualActions))
+		for _, a := range res.ManualActions {
+			mbx := a.Mailbox
+			if mbx == "" {
+				mbx = "(all)"
+			}
+			fmt.Fprintf(w, "  %s: %s\n      why: %s\n      do:  %s\n", mbx, a.What, a.Why, strings.ReplaceAll(a.Instruction, "\n", "\n           "))
 		}
 	}
 	if len(res.Problems) > 0 {
