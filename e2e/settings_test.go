@@ -138,6 +138,28 @@ func TestSettings(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+	// A dry-run first: it plans, checks the Sieve scripts, and writes nothing.
+	dr := e.runSet("--dry-run", "--output", "json")
+	if dr.code != 0 {
+		t.Fatalf("dry-run exit %d\n%s", dr.code, tail(dr.stdout, 5000))
+	}
+	if !strings.Contains(dr.stdout, `"manual_actions": [`) || !strings.Contains(dr.stdout, `"sieve_rules": 8`) {
+		t.Errorf("dry-run plans no Sieve rules or no manual actions:\n%s", tail(dr.stdout, 3000))
+	}
+	cl, err := sieve.New(sieve.Config{Addr: e.dovecot.SieveAddr, TLS: "none", Auth: "master", AdminUser: e.dovecot.MasterUser, AdminPassword: e.dovecot.MasterPass})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, login := range e.login {
+		s, err := cl.Open(context.Background(), login)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if scripts, _ := s.Scripts(context.Background()); len(scripts) != 0 {
+			t.Errorf("dry-run wrote Sieve scripts for %s: %v", login, scripts)
+		}
+		s.Close()
+	}
 	r := e.runSet("--output", "json")
 	if r.code != 0 {
 		t.Fatalf("migrate exit %d\n%s", r.code, tail(r.stdout, 5000))

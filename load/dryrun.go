@@ -106,3 +106,22 @@ func (dryRunCollections) Delete(context.Context, ResourceRef) error {
 	return model.Permanent(errDryRun)
 }
 func (dryRunCollections) Close() error { return nil }
+
+// The dry-run writers answer the settings interfaces too, so that a dry-run plans grants
+// instead of reporting them as impossible; nothing reaches the server.
+var (
+	_ ACLWriter        = dryRunWriter{}
+	_ CollectionSharer = dryRunCollections{}
+)
+
+func (dryRunWriter) SetACL(context.Context, string, string, string) error {
+	return model.Permanent(errDryRun)
+}
+func (dryRunWriter) ACL(context.Context, string) (map[string]string, error) {
+	return map[string]string{}, nil
+}
+func (dryRunWriter) Folders(context.Context) ([]string, error) { return nil, nil }
+
+func (dryRunCollections) Share(context.Context, CollectionRef, string, bool) error {
+	return model.Permanent(errDryRun)
+}

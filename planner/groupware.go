@@ -146,6 +146,7 @@ func (m *mailboxRun) migrateGroupware(ctx context.Context) error {
 			m.storeFailed(err)
 			return err
 		}
+		m.noteFolder(fs)
 		ccs = append(ccs, &colCtx{c: c, ref: ref, path: path, st: fs})
 	}
 	m.mu.Lock()

@@ -31,6 +31,9 @@ type mailboxRun struct {
 	kinds    map[model.CollectionKind]*Counters // groupware counters per kind
 	manuals  []model.ManualAction
 	settings SettingsCounters
+	// runFolders are the folders and collections this run ensured on the target (what a
+	// dry-run plans, as the read-only store records nothing).
+	runFolders []state.Folder
 
 	// folderLocks serialises look-ups per target folder and remembers which UIDs are
 	// accounted for, so two in-flight items with the same bytes never claim one UID.
@@ -150,6 +153,7 @@ func (m *mailboxRun) migrate(ctx context.Context) error {
 			m.storeFailed(err)
 			return err
 		}
+		m.noteFolder(fs)
 		fcs = append(fcs, &folderCtx{f: f, ref: ref, path: path, st: fs})
 	}
 

@@ -140,15 +140,22 @@ func (m *mailboxRun) applyGrants(ctx context.Context, grants []model.Grant) erro
 		defer w.Close()
 		cw = w
 	}
-	folders, err := m.r.store.Folders(ctx, m.mbx.ID)
+	folders, err := m.knownFolders(ctx)
 	if err != nil {
-		m.storeFailed(err)
 		return err
 	}
 	var all []string // every target folder of the account, for mailbox-wide grants
 	if aw != nil {
 		if all, err = aw.Folders(ctx); err != nil {
 			return fmt.Errorf("listing the target's folders: %w", err)
+		}
+	}
+	if o.DryRun {
+		// Nothing is listed on the target in a dry-run: plan on the folders the store knows.
+		for _, f := range folders {
+			if f.Kind == "" {
+				all = append(all, f.Target)
+			}
 		}
 	}
 	// Rights add up: Exchange gives a delegate the union of a mailbox-wide FullAccess and
@@ -389,9 +396,8 @@ func (m *mailboxRun) applySieve(ctx context.Context, s model.MailboxSettings) er
 	if len(s.Rules) == 0 && !active {
 		return nil
 	}
-	folders, err := m.r.store.Folders(ctx, m.mbx.ID)
+	folders, err := m.knownFolders(ctx)
 	if err != nil {
-		m.storeFailed(err)
 		return err
 	}
 	byID := map[string]string{}
@@ -463,4 +469,36 @@ func (m *mailboxRun) applySieve(ctx context.Context, s model.MailboxSettings) er
 	}
 	m.settings.SieveRules, m.settings.AutoReply = res.Rules, res.AutoReply
 	return nil
+}
+
+// noteFolder remembers a folder or collection this run ensured.
+func (m *mailboxRun) noteFolder(f state.Folder) {
+	m.mu.Lock()
+	m.runFolders = append(m.runFolders, f)
+	m.mu.Unlock()
+}
+
+// knownFolders returns the mailbox's folders and collections: the store's, updated with
+// what this run ensured (in a dry-run, the store is read-only).
+func (m *mailboxRun) knownFolders(ctx context.Context) ([]state.Folder, error) {
+	fs, err := m.r.store.Folders(ctx, m.mbx.ID)
+	if err != nil {
+		m.storeFailed(err)
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	idx := map[string]int{}
+	for i, f := range fs {
+		idx[f.ID] = i
+	}
+	for _, f := range m.runFolders {
+		if i, ok := idx[f.ID]; ok {
+			fs[i] = f
+		} else {
+			idx[f.ID] = len(fs)
+			fs = append(fs, f)
+		}
+	}
+	return fs, nil
 }
