@@ -23,9 +23,6 @@ type ruleWriter struct {
 	redirects int
 }
 
-// unmappable is a reason a rule cannot be carried.
-type unmappable string
-
 func (rw *ruleWriter) need(ext ...string) {
 	for _, e := range ext {
 		rw.req[e] = true
