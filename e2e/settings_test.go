@@ -138,6 +138,43 @@ func TestSettings(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+	// The shared mailbox already has a Sieve script of its own on the target: it must stay.
+	sharedLogin := e.login[e.tenant.Users()[2].ID]
+	admin, err := sieve.New(sieve.Config{Addr: e.dovecot.SieveAddr, TLS: "none", Auth: "master", AdminUser: e.dovecot.MasterUser, AdminPassword: e.dovecot.MasterPass})
+	if err != nil {
+		t.Fatal(err)
+	}
+	activeScript := func(login string) string {
+		s, err := admin.Open(context.Background(), login)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		scripts, err := s.Scripts(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, sc := range scripts {
+			if sc.Active {
+				return sc.Name
+			}
+		}
+		return ""
+	}
+	{
+		s, err := admin.Open(context.Background(), sharedLogin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Put(context.Background(), "mine", []byte("require \"fileinto\";\nif header :contains \"subject\" \"x\" { fileinto \"INBOX\"; }\n")); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetActive(context.Background(), "mine"); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+	}
+
 	// A dry-run first: it plans, checks the Sieve scripts, and writes nothing.
 	dr := e.runSet("--dry-run", "--output", "json")
 	if dr.code != 0 {
@@ -155,7 +192,7 @@ func TestSettings(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if scripts, _ := s.Scripts(context.Background()); len(scripts) != 0 {
+		if scripts, _ := s.Scripts(context.Background()); len(scripts) != 0 && login != sharedLogin {
 			t.Errorf("dry-run wrote Sieve scripts for %s: %v", login, scripts)
 		}
 		s.Close()
@@ -191,6 +228,24 @@ func TestSettings(t *testing.T) {
 	json.Unmarshal([]byte(r2.stdout), &res2)
 	if len(res2.ManualActions) != len(res.ManualActions) {
 		t.Errorf("second run reports %d manual actions, first %d", len(res2.ManualActions), len(res.ManualActions))
+	}
+
+	// The user's own script was kept, and said so; --sieve replace activates Bascule's.
+	if got := activeScript(sharedLogin); got != "mine" {
+		t.Errorf("%s: active script %q after the run, want the user's own \"mine\" kept", sharedLogin, got)
+	}
+	found := false
+	for _, a := range res.ManualActions {
+		found = found || (strings.Contains(a.Why, "own active Sieve script") && strings.Contains(a.Instruction, "--sieve replace"))
+	}
+	if !found {
+		t.Error("no manual action says that the shared mailbox's own Sieve script was kept")
+	}
+	if r3 := e.runSet("--sieve", "replace"); r3.code != 0 {
+		t.Fatalf("--sieve replace: exit %d", r3.code)
+	}
+	if got := activeScript(sharedLogin); got != "bascule" {
+		t.Errorf("%s: active script %q after --sieve replace, want \"bascule\"", sharedLogin, got)
 	}
 }
 

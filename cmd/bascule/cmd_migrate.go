@@ -168,7 +168,8 @@ the IMAP target: bytes unchanged, flags and received dates kept. With --dav-url 
 calendars (recurrences, exceptions, time zones, attendees, reminders), contacts (with photos)
 and To Do task lists to the CalDAV/CardDAV server. Progress is recorded in the state file; run
 the same command again to resume after a crash (nothing is duplicated) or, later, to copy only
-what changed (delta pass).
+what changed (delta pass). Permissions (IMAP ACLs, calendar sharing), inbox rules and
+out-of-office (Sieve) follow each mailbox; what cannot be carried is listed as manual actions.
 
 Exit codes: 0 done, 1 usage/configuration error, 2 some items failed (listed),
 3 a dry-run found blocking problems, 4 interrupted (run again to resume).`,
@@ -189,6 +190,9 @@ Exit codes: 0 done, 1 usage/configuration error, 2 some items failed (listed),
 
   # Calendars only, into Radicale, each user with their own password (mapping file)
   bascule migrate --mapping wave1.csv --kinds calendar --dav-url https://radicale.example.fr --dav-auth user
+
+  # Permissions from Exchange's exports, inbox rules and out-of-office through ManageSieve
+  bascule migrate --config bascule.yaml --exchange-csv-dir exports/ --sieve-addr imap.example.fr:4190
 
   # Final delta at cutover, mirroring deletions
   bascule migrate --config bascule.yaml --deletes mirror`,
