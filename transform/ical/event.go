@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bascule-migrate/bascule/transform"
 	"github.com/bascule-migrate/bascule/transform/tz"
 	ics "github.com/emersion/go-ical"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
@@ -526,7 +527,7 @@ func (b *builder) body(c *ics.Component, body models.ItemBodyable) {
 		return
 	}
 	if ct := body.GetContentType(); ct != nil && ct.String() == "html" {
-		textProp(c, ics.PropDescription, htmlToText(content))
+		textProp(c, ics.PropDescription, transform.HTMLText(content))
 		if h := cleanText(content); strings.TrimSpace(h) != "" {
 			p := ics.NewProp("X-ALT-DESC")
 			p.SetText(h)

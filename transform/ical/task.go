@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bascule-migrate/bascule/transform"
 	ics "github.com/emersion/go-ical"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
 )
@@ -43,7 +44,7 @@ func Task(payload []byte, opt Options) (Result, error) {
 		desc = str(body.GetContent())
 		if ct := body.GetContentType(); ct != nil && ct.String() == "html" {
 			html = desc
-			desc = htmlToText(desc)
+			desc = transform.HTMLText(desc)
 		}
 	}
 	var lines []string

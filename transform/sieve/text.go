@@ -7,6 +7,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/net/html"
+
+	"github.com/bascule-migrate/bascule/transform"
 )
 
 // quote writes s as a Sieve quoted string (RFC 5228 §2.4.2): backslash and double quote
@@ -130,91 +132,11 @@ func validMailbox(n string) bool {
 	return n != "" && utf8.ValidString(n) && clean(n) == n && !strings.ContainsRune(n, '\n') && !strings.ContainsRune(n, '\t')
 }
 
-// blocks are the HTML elements that end a line of text.
-var blocks = map[string]bool{
-	"p": true, "div": true, "br": true, "tr": true, "li": true, "h1": true, "h2": true, "h3": true,
-	"h4": true, "h5": true, "h6": true, "blockquote": true, "pre": true, "table": true, "ul": true,
-	"ol": true, "hr": true, "section": true, "article": true,
-}
-
-// htmlText renders an out-of-office message (HTML as Exchange stores it) as plain text:
-// block elements end lines, entities are decoded, head, style and script are dropped,
-// blank lines squeezed. Text without a tag is returned as it is.
+// htmlText renders an out-of-office message (HTML as Exchange stores it) as plain text
+// (transform.HTMLText); text without a tag is returned as it is, entities decoded.
 func htmlText(s string) string {
 	if !strings.Contains(s, "<") {
 		return strings.TrimSpace(html.UnescapeString(s))
 	}
-	z := html.NewTokenizer(strings.NewReader(s))
-	var b strings.Builder
-	skip := 0
-	newline := func() {
-		if b.Len() > 0 && !strings.HasSuffix(b.String(), "\n") {
-			b.WriteByte('\n')
-		}
-	}
-	for n := 0; n < 1<<20; n++ {
-		tt := z.Next()
-		switch tt {
-		case html.ErrorToken:
-			return squeeze(b.String())
-		case html.TextToken:
-			if skip > 0 {
-				continue
-			}
-			raw := string(z.Text())
-			t := strings.Join(strings.Fields(raw), " ")
-			if t == "" {
-				if b.Len() > 0 && !strings.HasSuffix(b.String(), "\n") && !strings.HasSuffix(b.String(), " ") {
-					b.WriteByte(' ')
-				}
-				continue
-			}
-			if b.Len() > 0 && !strings.HasSuffix(b.String(), "\n") && !strings.HasSuffix(b.String(), " ") && unicode.IsSpace(rune(raw[0])) {
-				b.WriteByte(' ')
-			}
-			b.WriteString(t)
-			if unicode.IsSpace(rune(raw[len(raw)-1])) {
-				b.WriteByte(' ')
-			}
-		case html.StartTagToken, html.SelfClosingTagToken, html.EndTagToken:
-			name, _ := z.TagName()
-			tag := string(name)
-			switch tag {
-			case "script", "style", "head", "title":
-				if tt == html.StartTagToken {
-					skip++
-				} else if tt == html.EndTagToken && skip > 0 {
-					skip--
-				}
-				continue
-			}
-			if blocks[tag] {
-				newline()
-				if tag == "p" && tt == html.EndTagToken {
-					b.WriteByte('\n')
-				}
-			}
-		}
-	}
-	return squeeze(b.String())
-}
-
-// squeeze trims each line's trailing spaces and keeps at most one blank line in a row.
-func squeeze(s string) string {
-	lines := strings.Split(s, "\n")
-	var out []string
-	blank := 0
-	for _, l := range lines {
-		l = strings.TrimRight(strings.TrimLeft(l, " "), " \t")
-		if l == "" {
-			blank++
-			if blank > 1 {
-				continue
-			}
-		} else {
-			blank = 0
-		}
-		out = append(out, l)
-	}
-	return strings.TrimSpace(strings.Join(out, "\n"))
+	return transform.HTMLText(s)
 }
