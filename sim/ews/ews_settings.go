@@ -726,7 +726,7 @@ func getInboxRules(c *Call) error {
 
 func init() {
 	register("GetDelegate", getDelegate)
-	register("GetUserOofSettings", getUserOofSettings)
+	register("GetUserOofSettingsRequest", getUserOofSettings) // the request element is named so
 	register("GetInboxRules", getInboxRules)
 	folderPermissionSet = func(c *Call, u tenant.User, f efolder) string {
 		return permissionSetXML(c.Tenant(), u, c.Server().folderTree(u), f)
