@@ -28,11 +28,14 @@
 //   - autodiscover.go: POX and SOAP Autodiscover.
 //   - folders.go: the EWS folder tree of a mailbox (mail folders of the tenant plus its
 //     calendars, contact folders and task lists as IPF.Appointment, IPF.Contact and IPF.Task
-//     folders), FolderId/DistinguishedFolderId resolution (c.resolveFolder), GetFolder,
-//     FindFolder, SyncFolderHierarchy.
-//   - mail.go: GetItem for messages (and the item dispatch other kinds plug into with
-//     registerItemKind).
-//   - sync.go: SyncFolderItems for mail folders (sync states kept server-side).
+//     folders), FolderId/DistinguishedFolderId resolution (c.resolveFolder), folder XML,
+//     GetFolder, FindFolder.
+//   - mail.go: ItemShape, ItemIds, GetItem, and the messages' item source. Other item kinds
+//     plug into GetItem and SyncFolderItems with registerItemSource(folder class, itemSource).
+//     A folder's PermissionSet comes from the folderPermissionSet hook when set.
+//   - sync.go: SyncFolderItems for every folder class with an item source, and
+//     SyncFolderHierarchy; sync states are kept server-side (ExpireSyncStates, and
+//     tenant.ExpireDeltaTokens, invalidate them: ErrorInvalidSyncStateData).
 //   - throttle.go, faults.go: throttling and fault injection.
 //
 // Groupware and settings operations (calendar items, contacts, tasks, GetDelegate,
@@ -93,9 +96,12 @@ type Options struct {
 }
 
 // Throttle sets the EWS throttling policy, per budget key: the mailbox acted for (the
-// impersonated one when impersonating), else the calling account.
+// impersonated one when impersonating), else the calling account; with PerCaller, always the
+// calling account (one budget for a service account however many mailboxes it
+// impersonates).
 type Throttle struct {
-	Disabled bool
+	Disabled  bool
+	PerCaller bool
 	// MaxConcurrency is EWSMaxConcurrency (default 10): a request beyond it gets a SOAP fault
 	// ErrorExceededConnectionCount.
 	MaxConcurrency int

@@ -287,7 +287,7 @@ func (s *Server) serveEWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key := acct.name
-	if c.HasMailbox {
+	if c.HasMailbox && !s.lim.perCaller() {
 		key = strings.ToLower(c.Mailbox.ID)
 	}
 	release, f := s.lim.acquire(key)

@@ -45,6 +45,12 @@ func (l *limiter) set(t Throttle) {
 	l.mu.Unlock()
 }
 
+func (l *limiter) perCaller() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.cfg.PerCaller
+}
+
 func (l *limiter) busyInResponse() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -74,6 +74,16 @@ func TestThrottleBudget(t *testing.T) {
 		rm.kid("MessageXml").kid("Value").Attr["Name"] != "BackOffMilliseconds" || n.first("ServerVersionInfo").Attr["MajorVersion"] != "15" {
 		t.Errorf("busy in a response message: %d %s", st, n.dump())
 	}
+	// PerCaller: a service account has one budget for every mailbox it impersonates.
+	s.SetThrottle(Throttle{Requests: 2, Window: time.Minute, PerCaller: true})
+	svc := basicClient(t, s, "svc-bascule@"+s.domain, "Service-Pa55!")
+	svc.impersonate = users[0].Mail
+	svc.mustOK(inboxReq)
+	svc.impersonate = users[1].Mail
+	svc.mustOK(inboxReq)
+	if _, n = svc.call(inboxReq); n.first("ResponseCode").Text != "ErrorServerBusy" {
+		t.Errorf("PerCaller: third request for another mailbox: %s", n.dump())
+	}
 	s.SetThrottle(Throttle{Disabled: true})
 	c.mustOK(inboxReq)
 	if got := s.Counts()["GetFolder"]; got < 6 {
