@@ -370,7 +370,7 @@ func TestGetItem(t *testing.T) {
 		t.Errorf("completed flag: %s", got)
 	}
 	last := rms[len(batch)]
-	if last.Attr["ResponseClass"] != "Error" || last.kid("ResponseCode").Text != "ErrorItemNotFound" {
+	if last.Attr["ResponseClass"] != "Error" || last.kid("ResponseCode").Text != "ErrorItemNotFound" || last.kid("Items").Name != "Items" { // messages.xsd requires Items
 		t.Errorf("vanished item: %v %s", last.Attr, last.kid("ResponseCode").Text)
 	}
 	// Element order in a Message follows types.xsd: MimeContent, ItemId, ParentFolderId ...

@@ -128,7 +128,14 @@ func (c *Call) failNamed(msg, code, text, messageXML string) {
 	if messageXML != "" {
 		fmt.Fprintf(&c.Out, `<m:MessageXml>%s</m:MessageXml>`, messageXML)
 	}
-	fmt.Fprintf(&c.Out, `</m:%s>`, msg)
+	fmt.Fprintf(&c.Out, `%s</m:%s>`, errorTrail[msg], msg)
+}
+
+// errorTrail is what an error response message must still hold per messages.xsd (an empty
+// required element), by response message name.
+var errorTrail = map[string]string{
+	"GetItemResponseMessage":       `<m:Items/>`,
+	"GetAttachmentResponseMessage": `<m:Attachments/>`,
 }
 
 // Fault is a server-level error answered as a SOAP fault (HTTP 500 unless Status is set).
