@@ -299,7 +299,9 @@ func (s *Server) serveEWS(w http.ResponseWriter, r *http.Request) {
 	}
 	release, f := s.lim.acquire(key)
 	if f != nil {
-		if f.Code == "ErrorServerBusy" && s.lim.busyInResponse() {
+		// Availability-style operations (GetUserOofSettingsRequest...) have no
+		// ResponseMessages list: they get the fault.
+		if f.Code == "ErrorServerBusy" && s.lim.busyInResponse() && !strings.HasSuffix(op, "Request") {
 			c.begin()
 			c.failNamed(op+"ResponseMessage", "ErrorServerBusy", f.Text,
 				fmt.Sprintf(`<t:Value Name="BackOffMilliseconds">%d</t:Value>`, f.BackOff.Milliseconds()))
