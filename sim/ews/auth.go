@@ -137,7 +137,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) *account {
 		case 3:
 			cs.mu.Lock()
 			c, pending := cs.challenge, cs.pending
-			cs.pending = false
+			cs.pending, cs.authed = false, nil // a failed attempt leaves the connection anonymous
 			cs.mu.Unlock()
 			a, err := parseNTLMAuth(msg)
 			if err != nil || !pending {

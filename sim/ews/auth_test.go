@@ -1,11 +1,15 @@
 package ews
 
 import (
+	"encoding/base64"
 	"encoding/hex"
+	"io"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	ntlmssp "github.com/Azure/go-ntlmssp"
 )
 
 const inboxReq = `<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape><m:FolderIds><t:DistinguishedFolderId Id="inbox"/></m:FolderIds></m:GetFolder>`
@@ -186,4 +190,77 @@ func (c *coreClient) mustOKOr(body string) *node {
 		c.t.Fatalf("status %d: %s", st, n.dump())
 	}
 	return n
+}
+
+// TestNTLMPerConnection drives the handshake by hand: the Negotiate scheme, the challenge
+// bound to its TCP connection, no replay.
+func TestNTLMPerConnection(t *testing.T) {
+	s, ten := startCore(t, Options{})
+	u := regular(ten)[0]
+	send := func(hc *http.Client, authz string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, s.EWSURL(), strings.NewReader(envelope(inboxReq, "")))
+		if authz != "" {
+			req.Header.Set("Authorization", authz)
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	handshake := func(hc *http.Client) []byte {
+		t.Helper()
+		neg, err := ntlmssp.NewNegotiateMessage("", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp := send(hc, "Negotiate "+base64.StdEncoding.EncodeToString(neg))
+		scheme, tok, _ := strings.Cut(resp.Header.Get("WWW-Authenticate"), " ")
+		chal, err := base64.StdEncoding.DecodeString(tok)
+		if resp.StatusCode != 401 || scheme != "Negotiate" || err != nil || ntlmMessageType(chal) != 2 {
+			t.Fatalf("challenge: %d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+		}
+		return chal
+	}
+	authMsg := func(chal []byte, pass string) string {
+		t.Helper()
+		am, err := ntlmssp.NewAuthenticateMessage(chal, u.UPN, pass, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return "Negotiate " + base64.StdEncoding.EncodeToString(am)
+	}
+	a := &http.Client{Transport: tlsTransport(t, s)}
+	chal := handshake(a)
+	am := authMsg(chal, DefaultPassword(u))
+	if resp := send(a, am); resp.StatusCode != 200 {
+		t.Fatalf("authenticate: %d", resp.StatusCode)
+	}
+	if resp := send(a, ""); resp.StatusCode != 200 {
+		t.Errorf("same connection, no Authorization: %d", resp.StatusCode)
+	}
+	// Another connection is anonymous, and cannot use the first one's challenge.
+	b := &http.Client{Transport: tlsTransport(t, s)}
+	if resp := send(b, ""); resp.StatusCode != 401 {
+		t.Errorf("other connection: %d", resp.StatusCode)
+	}
+	chal = handshake(a)
+	if resp := send(b, authMsg(chal, DefaultPassword(u))); resp.StatusCode != 401 {
+		t.Errorf("authenticate on another connection than the challenge: %d", resp.StatusCode)
+	}
+	// Replaying an AUTHENTICATE message fails and leaves the connection anonymous.
+	if resp := send(a, am); resp.StatusCode != 401 {
+		t.Errorf("replayed AUTHENTICATE: %d", resp.StatusCode)
+	}
+	if resp := send(a, ""); resp.StatusCode != 401 {
+		t.Errorf("after a failed attempt: %d", resp.StatusCode)
+	}
+	// A wrong password fails.
+	chal = handshake(a)
+	if resp := send(a, authMsg(chal, "wrong")); resp.StatusCode != 401 {
+		t.Errorf("wrong password: %d", resp.StatusCode)
+	}
 }
