@@ -246,3 +246,100 @@ func checkRecurrence(t *testing.T, e tenant.Event, r *node) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+func TestOccurrenceItemID(t *testing.T) {
+	s, ten := startCore(t, Options{})
+	u := regular(ten)[0]
+	c := userClient(t, s, u)
+	checked := 0
+	for _, e := range ten.Events(u.ID, "") {
+		if e.Type != "seriesMaster" || (len(e.Exceptions) == 0 && len(e.Cancelled) == 0) {
+			continue
+		}
+		last := e.Start.AddDate(3, 0, 0)
+		for _, x := range e.Exceptions {
+			if x.OriginalStart.After(last) {
+				last = x.OriginalStart
+			}
+		}
+		for _, x := range e.Cancelled {
+			if x.After(last) {
+				last = x
+			}
+		}
+		starts, err := e.OccurrenceStarts(last)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, orig := range starts {
+			if i > 60 {
+				break
+			}
+			st, n := c.call(`<m:GetItem><m:ItemShape><t:BaseShape>AllProperties</t:BaseShape></m:ItemShape><m:ItemIds><t:OccurrenceItemId RecurringMasterId="` +
+				e.ID + `" InstanceIndex="` + itoa(i+1) + `"/></m:ItemIds></m:GetItem>`)
+			code := n.first("ResponseCode").Text
+			x := n.first("CalendarItem")
+			switch {
+			case slices.ContainsFunc(e.Cancelled, orig.Equal):
+				if code != "ErrorItemNotFound" {
+					t.Errorf("%q #%d (cancelled): %d %s", e.Subject, i+1, st, n.dump())
+				}
+			case slices.ContainsFunc(e.Exceptions, func(x tenant.Event) bool { return x.OriginalStart.Equal(orig) }):
+				if code != "NoError" || x.kid("CalendarItemType").Text != "Exception" || !parseUTC(t, x.kid("OriginalStart").Text).Equal(orig) {
+					t.Errorf("%q #%d (exception): %s", e.Subject, i+1, n.dump())
+				}
+			default:
+				ws, _ := expectTimes(tenant.Event{Start: orig, IsAllDay: e.IsAllDay, StartZone: e.StartZone})
+				if code != "NoError" || x.kid("CalendarItemType").Text != "Occurrence" || !parseUTC(t, x.kid("Start").Text).Equal(ws) ||
+					x.kid("Subject").Text != e.Subject || x.kid("UID").Text != e.ICalUID || x.kid("ItemId").Attr["Id"] != tenant.OccurrenceID(e.ID, orig) {
+					t.Errorf("%q #%d (occurrence at %s): %s", e.Subject, i+1, orig, n.dump())
+				}
+			}
+			checked++
+		}
+	}
+	if checked == 0 {
+		t.Error("no series with exceptions or cancellations")
+	}
+	st, n := c.call(`<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape><m:ItemIds><t:OccurrenceItemId RecurringMasterId="nope" InstanceIndex="1"/></m:ItemIds></m:GetItem>`)
+	if st != 200 || n.first("ResponseCode").Text != "ErrorItemNotFound" {
+		t.Errorf("occurrence of an unknown master: %d %s", st, n.dump())
+	}
+}
+
+// FuzzGroupwareOps feeds arbitrary operation elements to the groupware and settings
+// operations: they never panic, and what they write is well-formed XML.
+func FuzzGroupwareOps(f *testing.F) {
+	ten := tenant.Generate(tenant.Small())
+	s, err := Start(Options{Tenant: ten})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { s.Close() })
+	u := regular(ten)[0]
+	ev := ten.Events(u.ID, "")[0]
+	for _, seed := range []string{
+		getItemBody(ev.ID),
+		`<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape><m:ItemIds><t:OccurrenceItemId RecurringMasterId="` + ev.ID + `" InstanceIndex="3"/></m:ItemIds></m:GetItem>`,
+		`<m:GetAttachment><m:AttachmentIds><t:AttachmentId Id="` + ev.ID + `.x"/></m:AttachmentIds></m:GetAttachment>`,
+		`<m:GetDelegate IncludePermissions="true"><m:Mailbox><t:EmailAddress>` + u.Mail + `</t:EmailAddress></m:Mailbox><m:UserIds><t:UserId><t:PrimarySmtpAddress>x@y</t:PrimarySmtpAddress></t:UserId></m:UserIds></m:GetDelegate>`,
+		`<m:GetUserOofSettingsRequest><t:Mailbox><t:Address>` + u.Mail + `</t:Address></t:Mailbox></m:GetUserOofSettingsRequest>`,
+		`<m:GetInboxRules><m:MailboxSmtpAddress>` + u.Mail + `</m:MailboxSmtpAddress></m:GetInboxRules>`,
+		`<m:GetInboxRules>`, `<a><b Id="&#0;"/></a>`, ``,
+	} {
+		f.Add(seed)
+	}
+	ops := map[string]opFunc{"GetItem": getItem, "GetAttachment": getAttachment, "GetDelegate": getDelegate,
+		"GetUserOofSettingsRequest": getUserOofSettings, "GetInboxRules": getInboxRules}
+	f.Fuzz(func(t *testing.T, body string) {
+		for name, fn := range ops {
+			c := &Call{s: s, ctx: t.Context(), Op: name, Body: []byte(body), Mailbox: u, HasMailbox: true}
+			if err := fn(c); err != nil {
+				continue
+			}
+			if _, err := parseNode("<r>" + c.Out.String() + "</r>"); err != nil {
+				t.Errorf("%s wrote malformed XML: %v", name, err)
+			}
+		}
+	})
+}
