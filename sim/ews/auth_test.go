@@ -128,7 +128,16 @@ func TestAuth(t *testing.T) {
 		}
 	})
 	t.Run("password option", func(t *testing.T) {
-		s2, _ := startCore(t, Options{Tenant: ten, Passwords: map[string]string{strings.ToUpper(u.Mail): "chosen"}})
+		s2, _ := startCore(t, Options{Tenant: ten, Passwords: map[string]string{strings.ToUpper(u.Mail): "chosen"}, ServiceAccount: "svc@x.example", ServicePassword: "p1"})
+		if got := s2.Password(u.UPN); got != "chosen" {
+			t.Errorf("Password() = %q", got)
+		}
+		if n, p := s2.ServiceAccount(); n != "svc@x.example" || p != "p1" {
+			t.Errorf("ServiceAccount() = %q %q", n, p)
+		}
+		if st, _ := inboxOf(basicClient(t, s2, s2.Domain()+`\svc`, "p1")); st != 200 {
+			t.Errorf("configured service account: %d", st)
+		}
 		if st, _ := inboxOf(basicClient(t, s2, u.UPN, "chosen")); st != 200 {
 			t.Errorf("configured password: %d", st)
 		}

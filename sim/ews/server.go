@@ -266,6 +266,29 @@ func (s *Server) EWSURL() string { return s.url + "/EWS/Exchange.asmx" }
 // (the SOAP one is URL()+"/autodiscover/autodiscover.svc").
 func (s *Server) AutodiscoverURL() string { return s.url + "/autodiscover/autodiscover.xml" }
 
+// ServiceAccount returns the logon name and password of the account holding
+// ApplicationImpersonation.
+func (s *Server) ServiceAccount() (name, password string) {
+	return s.opts.ServiceAccount, s.opts.ServicePassword
+}
+
+// PlainAccount returns the logon name and password of the mailbox-less account without
+// ApplicationImpersonation.
+func (s *Server) PlainAccount() (name, password string) {
+	return s.opts.PlainAccount, s.opts.PlainPassword
+}
+
+// Password returns the password of the tenant user with that UPN or mail ("" for none).
+func (s *Server) Password(upnOrMail string) string {
+	if a := s.accts.lookup(upnOrMail); a != nil && a.hasUser {
+		return a.password
+	}
+	return ""
+}
+
+// Domain returns the NetBIOS domain of NTLM and DOMAIN\user logons.
+func (s *Server) Domain() string { return s.opts.Domain }
+
 // Tenant returns the tenant served.
 func (s *Server) Tenant() *tenant.Tenant { return s.ten }
 
