@@ -3,6 +3,7 @@ package ews
 import (
 	"encoding/base64"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -567,6 +568,10 @@ func eventOf(it *gwCalendarItem, masterID string, originalStart time.Time) (mode
 		om := models.NewOnlineMeetingInfo()
 		om.SetJoinUrl(ptr(it.JoinOnlineMeetingURL))
 		ev.SetOnlineMeeting(om)
+		// EWS names no provider; the join link's host does.
+		if p := meetingProvider(it.JoinOnlineMeetingURL); p != "" {
+			ev.SetOnlineMeetingProvider(enum[models.OnlineMeetingProviderType](models.ParseOnlineMeetingProviderType, p))
+		}
 	}
 
 	if typ == "seriesMaster" && it.Recurrence != nil {
@@ -577,6 +582,22 @@ func eventOf(it *gwCalendarItem, masterID string, originalStart time.Time) (mode
 		ev.SetRecurrence(rec)
 	}
 	return ev, nil
+}
+
+// meetingProvider is Graph's onlineMeetingProviderType for a join link ("" if unknown).
+func meetingProvider(joinURL string) string {
+	u, err := url.Parse(strings.TrimSpace(joinURL))
+	if err != nil {
+		return ""
+	}
+	h := strings.ToLower(u.Hostname())
+	switch {
+	case h == "teams.microsoft.com" || strings.HasSuffix(h, ".teams.microsoft.com") || h == "teams.live.com":
+		return "teamsForBusiness"
+	case strings.HasPrefix(h, "meet.") || strings.HasPrefix(h, "lync.") || strings.Contains(h, "skype"):
+		return "skypeForBusiness"
+	}
+	return ""
 }
 
 // cancelledID is Graph's id of a cancelled occurrence: "OID.<masterId>.<date>", the date
