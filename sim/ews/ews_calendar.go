@@ -276,6 +276,8 @@ type gwCalendarItem struct {
 	IsMeeting            bool                  `xml:"t:IsMeeting"`
 	IsCancelled          bool                  `xml:"t:IsCancelled"`
 	IsRecurring          bool                  `xml:"t:IsRecurring"`
+	MeetingRequestSent   bool                  `xml:"t:MeetingRequestWasSent"`
+	IsResponseRequested  bool                  `xml:"t:IsResponseRequested"`
 	CalendarItemType     string                `xml:"t:CalendarItemType"`
 	MyResponseType       string                `xml:"t:MyResponseType"`
 	Organizer            *gwRecipient          `xml:"t:Organizer"`
@@ -290,6 +292,7 @@ type gwCalendarItem struct {
 	DeletedOccurrences   *gwDeletedOccurrences `xml:"t:DeletedOccurrences"`
 	StartTimeZone        *gwTimeZone           `xml:"t:StartTimeZone"`
 	EndTimeZone          *gwTimeZone           `xml:"t:EndTimeZone"`
+	AllowNewTimeProposal bool                  `xml:"t:AllowNewTimeProposal"`
 	IsOnlineMeeting      bool                  `xml:"t:IsOnlineMeeting"`
 	EnhancedLocation     *gwEnhancedLocation   `xml:"t:EnhancedLocation"`
 	JoinOnlineMeetingURL string                `xml:"t:JoinOnlineMeetingUrl,omitempty"`
@@ -491,6 +494,7 @@ func calendarItemXML(ten *tenant.Tenant, e tenant.Event, master *tenant.Event) (
 		Start: ewsTime(start), End: ewsTime(end), IsAllDayEvent: e.IsAllDay,
 		LegacyFreeBusyStatus: legacyFreeBusy(e.ShowAs), Location: e.Location.DisplayName,
 		IsMeeting: len(e.Attendees) > 0, IsCancelled: e.IsCancelled, IsRecurring: e.Type != "singleInstance",
+		MeetingRequestSent: len(e.Attendees) > 0 && e.IsOrganizer, IsResponseRequested: true, AllowNewTimeProposal: true,
 		CalendarItemType: calendarItemTypes[e.Type], MyResponseType: responseType(e.Response),
 		AppointmentReplyTime: ewsTime(e.ResponseTime),
 		StartTimeZone:        timeZoneXML(e.StartZone), EndTimeZone: timeZoneXML(cmpOr(e.EndZone, e.StartZone)),
