@@ -8,8 +8,9 @@ package ews
 //   - Every calendar the mailbox owns is an IPF.Appointment folder (the default one is the
 //     distinguished "calendar"); a calendar another user shares lives in that user's
 //     mailbox and is not part of this one.
-//   - Start, End, OriginalStart, DeletedOccurrence/Start and Occurrence times are UTC
-//     ("2006-01-02T15:04:05Z"). An all-day event starts and ends at midnight in its
+//   - Start, End, OriginalStart, RecurrenceId, DeletedOccurrence/Start and Occurrence times
+//     are UTC ("2006-01-02T15:04:05Z"). An all-day event (and each occurrence of an
+//     all-day series, original starts included) starts and ends at midnight in its
 //     StartTimeZone (so "2026-11-10T23:00:00Z" for 11 November in Paris), as Exchange
 //     stores it; IsAllDayEvent is true.
 //   - StartTimeZone / EndTimeZone carry the Windows id (Id) and its display name (Name),
@@ -527,8 +528,12 @@ func calendarItemXML(ten *tenant.Tenant, e tenant.Event, master *tenant.Event) (
 		if master != nil {
 			x.UID = master.ICalUID
 		}
-		x.RecurrenceID = ewsTime(e.OriginalStart)
-		x.OriginalStart = ewsTime(e.OriginalStart)
+		base := e
+		if master != nil {
+			base = *master
+		}
+		x.RecurrenceID = ewsTime(originalStart(base, e.OriginalStart))
+		x.OriginalStart = x.RecurrenceID
 	case "seriesMaster":
 		rec, err := recurrenceXML(e.Recurrence)
 		if err != nil {
@@ -543,17 +548,26 @@ func calendarItemXML(ten *tenant.Tenant, e tenant.Event, master *tenant.Event) (
 			for _, ex := range xs {
 				s, en := eventTimes(ex)
 				x.ModifiedOccurrences.O = append(x.ModifiedOccurrences.O, gwOccurrence{ItemID: gwID{ex.ID, ex.ChangeKey},
-					Start: ewsTime(s), End: ewsTime(en), OriginalStart: ewsTime(ex.OriginalStart)})
+					Start: ewsTime(s), End: ewsTime(en), OriginalStart: ewsTime(originalStart(e, ex.OriginalStart))})
 			}
 		}
 		if len(e.Cancelled) > 0 {
 			x.DeletedOccurrences = &gwDeletedOccurrences{}
 			for _, c := range e.Cancelled {
-				x.DeletedOccurrences.D = append(x.DeletedOccurrences.D, gwDeletedOccurrence{Start: ewsTime(c)})
+				x.DeletedOccurrences.D = append(x.DeletedOccurrences.D, gwDeletedOccurrence{Start: ewsTime(originalStart(e, c))})
 			}
 		}
 	}
 	return x, nil
+}
+
+// originalStart shows the original start of an occurrence of series e: the instant, or
+// for an all-day series midnight in its zone (the tenant keeps floating dates).
+func originalStart(e tenant.Event, orig time.Time) time.Time {
+	if e.IsAllDay {
+		return floatingToZone(orig, e.StartZone)
+	}
+	return orig
 }
 
 // boundOccurrences returns the first and (for a bounded series) last occurrence of a
@@ -579,7 +593,7 @@ func boundOccurrences(e tenant.Event) (first, last *gwOccurrence) {
 		for _, x := range e.Exceptions {
 			if x.OriginalStart.Equal(orig) {
 				s, en := eventTimes(x)
-				return &gwOccurrence{ItemID: gwID{x.ID, x.ChangeKey}, Start: ewsTime(s), End: ewsTime(en), OriginalStart: ewsTime(orig)}
+				return &gwOccurrence{ItemID: gwID{x.ID, x.ChangeKey}, Start: ewsTime(s), End: ewsTime(en), OriginalStart: ewsTime(originalStart(e, orig))}
 			}
 		}
 		o := tenant.Event{Start: orig, End: orig.Add(dur), IsAllDay: e.IsAllDay, StartZone: e.StartZone, EndZone: e.EndZone}

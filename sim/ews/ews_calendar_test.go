@@ -44,11 +44,43 @@ func expectTimes(e tenant.Event) (time.Time, time.Time) {
 	return d(e.Start), d(e.End)
 }
 
+// origAt is what EWS shows for an original start of series e.
+func origAt(e tenant.Event, orig time.Time) time.Time {
+	s, _ := expectTimes(tenant.Event{Start: orig, End: orig, IsAllDay: e.IsAllDay, StartZone: e.StartZone})
+	return s
+}
+
+// allDayChanges gives an all-day series of u an exception and a cancelled occurrence.
+func allDayChanges(t *testing.T, ten *tenant.Tenant, u tenant.User) {
+	t.Helper()
+	for _, e := range ten.Events(u.ID, "") {
+		if e.Type != "seriesMaster" || !e.IsAllDay {
+			continue
+		}
+		starts, err := e.OccurrenceStarts(e.Start.AddDate(4, 0, 0))
+		if err != nil || len(starts) < 3 {
+			t.Fatalf("all-day series %q: %v %v", e.Subject, starts, err)
+		}
+		if _, err := ten.ModifyOccurrence(u.ID, e.ID, starts[1], func(x *tenant.Event) {
+			x.Subject += " (moved)"
+			x.Start, x.End = x.Start.AddDate(0, 0, 1), x.End.AddDate(0, 0, 1)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if err := ten.CancelOccurrence(u.ID, e.ID, starts[2]); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	t.Fatal("no all-day series")
+}
+
 func TestCalendarItems(t *testing.T) {
 	s, ten := startCore(t, Options{})
 	u := regular(ten)[0]
 	c := userClient(t, s, u)
-	var masters, exceptions, cancelled, allDay, attachments int
+	allDayChanges(t, ten, u)
+	var masters, exceptions, cancelled, allDay, attachments, allDayExceptions int
 	for _, cal := range ten.Calendars(u.ID) {
 		own := strings.EqualFold(cal.Owner.Address, u.Mail)
 		for _, e := range ten.Events(u.ID, cal.ID) {
@@ -171,30 +203,34 @@ func TestCalendarItems(t *testing.T) {
 					continue
 				}
 				ex := e.Exceptions[i]
-				if !parseUTC(t, o.kid("OriginalStart").Text).Equal(ex.OriginalStart) || !parseUTC(t, o.kid("Start").Text).Equal(ex.Start) {
+				xs, _ := expectTimes(ex)
+				if !parseUTC(t, o.kid("OriginalStart").Text).Equal(origAt(e, ex.OriginalStart)) || !parseUTC(t, o.kid("Start").Text).Equal(xs) {
 					t.Errorf("%q: occurrence %s times %s", e.Subject, id, n.dump())
 				}
 				g := c.mustOK(getItemBody(id)).first("CalendarItem")
 				if g.kid("CalendarItemType").Text != "Exception" || g.kid("Subject").Text != ex.Subject || g.kid("UID").Text != e.ICalUID ||
-					!parseUTC(t, g.kid("OriginalStart").Text).Equal(ex.OriginalStart) || !parseUTC(t, g.kid("Start").Text).Equal(ex.Start) ||
+					!parseUTC(t, g.kid("OriginalStart").Text).Equal(origAt(e, ex.OriginalStart)) || !parseUTC(t, g.kid("Start").Text).Equal(xs) ||
 					g.kid("Recurrence").Name != "" {
 					t.Errorf("%q: exception %s answered %s", e.Subject, id, g.dump())
 				}
 				exceptions++
+				if e.IsAllDay {
+					allDayExceptions++
+				}
 			}
 			del := x.kid("DeletedOccurrences").all("DeletedOccurrence")
 			if len(del) != len(e.Cancelled) {
 				t.Errorf("%q: %d deleted occurrences, want %d", e.Subject, len(del), len(e.Cancelled))
 			}
 			for i, d := range del {
-				if !parseUTC(t, d.kid("Start").Text).Equal(e.Cancelled[i]) {
+				if !parseUTC(t, d.kid("Start").Text).Equal(origAt(e, e.Cancelled[i])) {
 					t.Errorf("%q: deleted occurrence %s, want %s", e.Subject, d.kid("Start").Text, e.Cancelled[i])
 				}
 				cancelled++
 			}
 		}
 	}
-	if masters == 0 || exceptions == 0 || cancelled == 0 || allDay == 0 || attachments == 0 {
+	if masters == 0 || exceptions == 0 || cancelled == 0 || allDay == 0 || attachments == 0 || allDayExceptions == 0 {
 		t.Errorf("the tenant's calendars should hold series, exceptions, cancellations, all-day events and attachments: %d %d %d %d %d",
 			masters, exceptions, cancelled, allDay, attachments)
 	}
@@ -251,6 +287,7 @@ func TestOccurrenceItemID(t *testing.T) {
 	s, ten := startCore(t, Options{})
 	u := regular(ten)[0]
 	c := userClient(t, s, u)
+	allDayChanges(t, ten, u)
 	checked := 0
 	for _, e := range ten.Events(u.ID, "") {
 		if e.Type != "seriesMaster" || (len(e.Exceptions) == 0 && len(e.Cancelled) == 0) {
@@ -285,7 +322,7 @@ func TestOccurrenceItemID(t *testing.T) {
 					t.Errorf("%q #%d (cancelled): %d %s", e.Subject, i+1, st, n.dump())
 				}
 			case slices.ContainsFunc(e.Exceptions, func(x tenant.Event) bool { return x.OriginalStart.Equal(orig) }):
-				if code != "NoError" || x.kid("CalendarItemType").Text != "Exception" || !parseUTC(t, x.kid("OriginalStart").Text).Equal(orig) {
+				if code != "NoError" || x.kid("CalendarItemType").Text != "Exception" || !parseUTC(t, x.kid("OriginalStart").Text).Equal(origAt(e, orig)) {
 					t.Errorf("%q #%d (exception): %s", e.Subject, i+1, n.dump())
 				}
 			default:
