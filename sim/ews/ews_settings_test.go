@@ -311,3 +311,96 @@ func TestGetInboxRules(t *testing.T) {
 		t.Errorf("only %d rule keys seen", len(keys))
 	}
 }
+
+// schemaOrder lists, in types.xsd (Exchange 2016) order, the child elements of the
+// elements this file's operations write.
+var schemaOrder = map[string]string{
+	"item":                "MimeContent ItemId ParentFolderId ItemClass Subject Sensitivity Body Attachments DateTimeReceived Size Categories Importance InReplyTo IsSubmitted IsDraft IsFromMe IsResend IsUnmodified InternetMessageHeaders DateTimeSent DateTimeCreated ResponseObjects ReminderDueBy ReminderIsSet ReminderNextTime ReminderMinutesBeforeStart DisplayCc DisplayTo DisplayBcc HasAttachments ExtendedProperty Culture EffectiveRights LastModifiedName LastModifiedTime",
+	"CalendarItem":        "UID RecurrenceId DateTimeStamp Start End OriginalStart IsAllDayEvent LegacyFreeBusyStatus Location When IsMeeting IsCancelled IsRecurring MeetingRequestWasSent IsResponseRequested CalendarItemType MyResponseType Organizer RequiredAttendees OptionalAttendees Resources InboxReminders ConflictingMeetingCount AdjacentMeetingCount ConflictingMeetings AdjacentMeetings Duration TimeZone AppointmentReplyTime AppointmentSequenceNumber AppointmentState Recurrence FirstOccurrence LastOccurrence ModifiedOccurrences DeletedOccurrences MeetingTimeZone StartTimeZone EndTimeZone ConferenceType AllowNewTimeProposal IsOnlineMeeting MeetingWorkspaceUrl NetShowUrl EnhancedLocation StartWallClock EndWallClock StartTimeZoneId EndTimeZoneId IntendedFreeBusyStatus JoinOnlineMeetingUrl OnlineMeetingSettings IsOrganizer",
+	"Contact":             "FileAs FileAsMapping DisplayName GivenName Initials MiddleName Nickname CompleteName CompanyName EmailAddresses AbchEmailAddresses PhysicalAddresses PhoneNumbers AssistantName Birthday BusinessHomePage Children Companies ContactSource Department Generation ImAddresses JobTitle Manager Mileage OfficeLocation PostalAddressIndex Profession SpouseName Surname WeddingAnniversary HasPicture",
+	"Task":                "ActualWork AssignedTime BillingInformation ChangeCount Companies CompleteDate Contacts DelegationState Delegator DueDate IsAssignmentEditable IsComplete IsRecurring IsTeamTask Mileage Owner PercentComplete Recurrence StartDate Status StatusDescription TotalWork",
+	"Rule":                "RuleId DisplayName Priority IsEnabled IsNotSupported IsInError Conditions Exceptions Actions",
+	"Conditions":          "Categories ContainsBodyStrings ContainsHeaderStrings ContainsRecipientStrings ContainsSenderStrings ContainsSubjectOrBodyStrings ContainsSubjectStrings FlaggedForAction FromAddresses FromConnectedAccounts HasAttachments Importance IsApprovalRequest IsAutomaticForward IsAutomaticReply IsEncrypted IsMeetingRequest IsMeetingResponse IsNDR IsPermissionControlled IsReadReceipt IsSigned IsVoicemail ItemClasses MessageClassifications NotSentToMe SentCcMe SentOnlyToMe SentToAddresses SentToMe SentToOrCcMe Sensitivity WithinDateRange WithinSizeRange",
+	"Actions":             "AssignCategories CopyToFolder Delete ForwardAsAttachmentToRecipients ForwardToRecipients MarkImportance MarkAsRead MoveToFolder PermanentDelete RedirectToRecipients SendSMSAlertToRecipients ServerReplyWithMessage StopProcessingRules",
+	"FileAttachment":      "AttachmentId Name ContentType ContentId ContentLocation AttachmentOriginalUrl Size LastModifiedTime IsInline IsContactPhoto Content",
+	"OofSettings":         "OofState ExternalAudience Duration InternalReply ExternalReply",
+	"DelegateUser":        "UserId DelegatePermissions ReceiveCopiesOfMeetingMessages ViewPrivateItems",
+	"DelegatePermissions": "CalendarFolderPermissionLevel TasksFolderPermissionLevel InboxFolderPermissionLevel ContactsFolderPermissionLevel NotesFolderPermissionLevel JournalFolderPermissionLevel",
+}
+
+// checkOrder fails unless n's children are elements of order, in that order.
+func checkOrder(t *testing.T, n *node, order []string) {
+	t.Helper()
+	at := 0
+	for _, k := range n.Kids {
+		i := slices.Index(order[at:], k.Name)
+		if i < 0 {
+			t.Errorf("%s: child %s out of schema order (or unknown) in %v", n.Name, k.Name, kidNames(n))
+			return
+		}
+		at += i + 1
+	}
+}
+
+func kidNames(n *node) []string {
+	var out []string
+	for _, k := range n.Kids {
+		out = append(out, k.Name)
+	}
+	return out
+}
+
+func TestSchemaOrder(t *testing.T) {
+	s, ten := startCore(t, Options{})
+	item := strings.Fields(schemaOrder["item"])
+	seen := map[string]int{}
+	check := func(n *node) {
+		for name, list := range schemaOrder {
+			if name == "item" {
+				continue
+			}
+			order := strings.Fields(list)
+			if name == "CalendarItem" || name == "Contact" || name == "Task" {
+				order = append(slices.Clone(item), order...)
+			}
+			for _, x := range n.all(name) {
+				checkOrder(t, x, order)
+				seen[name]++
+			}
+		}
+		for _, x := range n.all("Exceptions") {
+			checkOrder(t, x, strings.Fields(schemaOrder["Conditions"]))
+		}
+	}
+	for _, u := range ten.Users() {
+		c := serviceClient(t, s, u.Mail)
+		var ids []string
+		for _, e := range ten.Events(u.ID, "") {
+			ids = append(ids, e.ID)
+			for _, x := range e.Exceptions {
+				ids = append(ids, x.ID)
+			}
+		}
+		for _, k := range ten.Contacts(u.ID, "") {
+			ids = append(ids, k.ID)
+		}
+		for _, k := range ten.Tasks(u.ID, "") {
+			ids = append(ids, k.ID)
+		}
+		_, n := c.call(getItemBody(ids...))
+		check(n)
+		check(c.mustOK(`<m:GetInboxRules><m:MailboxSmtpAddress>` + u.Mail + `</m:MailboxSmtpAddress></m:GetInboxRules>`))
+		check(c.mustOK(`<m:GetDelegate IncludePermissions="true"><m:Mailbox><t:EmailAddress>` + u.Mail + `</t:EmailAddress></m:Mailbox></m:GetDelegate>`))
+		check(c.mustOK(`<m:GetUserOofSettingsRequest><t:Mailbox><t:Address>` + u.Mail + `</t:Address></t:Mailbox></m:GetUserOofSettingsRequest>`))
+		for _, k := range ten.Contacts(u.ID, "") {
+			if k.Photo != nil {
+				check(c.mustOK(`<m:GetAttachment><m:AttachmentIds><t:AttachmentId Id="` + esc(k.ID) + `.photo"/></m:AttachmentIds></m:GetAttachment>`))
+			}
+		}
+	}
+	for name := range schemaOrder {
+		if name != "item" && seen[name] == 0 {
+			t.Errorf("no %s checked", name)
+		}
+	}
+}
