@@ -4,7 +4,10 @@ package ews
 // (GetInboxRules, written as Graph messageRule JSON for transform/sieve), delegates
 // (GetDelegate) and the permissions of every folder (GetFolder PermissionSet /
 // CalendarPermissionSet) — which Graph does not expose. Mailbox-level rights (FullAccess,
-// SendAs) still come only from Exchange's PowerShell exports (extract/exchangecsv).
+// SendAs, SendOnBehalf) still come only from Exchange's PowerShell exports
+// (extract/exchangecsv): GetDelegate does not say whether a delegate may send on behalf
+// (GrantSendOnBehalfTo is kept apart from the delegate list), so no SendOnBehalf grant is
+// guessed from it.
 
 import (
 	"context"
@@ -190,6 +193,12 @@ func unknownAs(n xmlNode) (string, any) {
 	return "ews" + n.XMLName.Local, v
 }
 
+// actionFlags maps FlaggedForActionType values (lower-cased: EWS writes FYI) to Graph's
+// messageActionFlag.
+var actionFlags = map[string]string{"any": "any", "call": "call", "donotforward": "doNotForward", "followup": "followUp",
+	"fyi": "fyi", "forward": "forward", "noresponsenecessary": "noResponseNecessary", "read": "read", "reply": "reply",
+	"replytoall": "replyToAll", "review": "review"}
+
 // predicates converts RulePredicatesType into Graph's messageRulePredicates.
 func predicates(n *xmlNode) models.MessageRulePredicatesable {
 	p := models.NewMessageRulePredicates()
@@ -211,7 +220,7 @@ func predicates(n *xmlNode) models.MessageRulePredicatesable {
 		case "ContainsSubjectStrings":
 			p.SetSubjectContains(c.strings())
 		case "FlaggedForAction":
-			if f := enum[models.MessageActionFlag](models.ParseMessageActionFlag, lowerFirst(c.text())); f != nil {
+			if f := enum[models.MessageActionFlag](models.ParseMessageActionFlag, actionFlags[strings.ToLower(c.text())]); f != nil {
 				p.SetMessageActionFlag(f)
 			} else {
 				k, v := unknownAs(c)
@@ -537,9 +546,8 @@ func folderGrants(owner string, f gwFolder, path string, scope model.GrantScope)
 // delegateRoles maps a DelegateFolderPermissionLevel to the folder role it stands for.
 var delegateRoles = map[string]string{"Editor": "Editor", "Reviewer": "Reviewer", "Author": "Author"}
 
-// delegateGrants turns GetDelegate's answer into grants: SendOnBehalf for every delegate
-// (Exchange gives it with delegate access), the Delegate / CanViewPrivateItems flags on the
-// delegate's calendar grant, and a folder grant for a delegate permission the folder's own
+// delegateGrants turns GetDelegate's answer into grants: the Delegate / CanViewPrivateItems
+// flags on the delegate's calendar grant, and a folder grant for a delegate permission the folder's own
 // permission set does not already show (Exchange writes delegate access into it, so
 // normally none). folders maps a distinguished name (calendar, inbox…) to its folder id
 // and path; grants are the folder grants read so far.
@@ -580,8 +588,6 @@ func delegateGrants(owner string, users []gwDelegateUser, folders map[string][2]
 				}
 			}
 		}
-		grants = append(grants, model.Grant{Owner: owner, Grantee: who, Scope: model.ScopeSendOnBehalf,
-			Role: "SendOnBehalf", Origin: OriginDelegates})
 	}
 	return grants
 }
