@@ -91,17 +91,6 @@ func taskXML(u tenant.User, k tenant.Task) (*gwTask, error) {
 	return x, nil
 }
 
-// taskFolders returns the To Do lists that are EWS task folders (all but Flagged Emails).
-func taskFolders(ten *tenant.Tenant, userID string) []tenant.TaskList {
-	var out []tenant.TaskList
-	for _, l := range ten.TaskLists(userID) {
-		if l.WellKnown != "flaggedEmails" {
-			out = append(out, l)
-		}
-	}
-	return out
-}
-
 // taskItems lists the tasks of a task folder for SyncFolderItems.
 func taskItems(ten *tenant.Tenant, userID, listID string) []gwItemRef {
 	var out []gwItemRef
