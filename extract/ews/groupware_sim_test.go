@@ -25,6 +25,7 @@ type twoFaces struct {
 	ten   *tenant.Tenant
 	graph *graph.Source
 	ews   *Client
+	sim   *simews.Server
 }
 
 func startTwoFaces(t *testing.T) *twoFaces {
@@ -66,7 +67,7 @@ func startTwoFaces(t *testing.T) *twoFaces {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &twoFaces{ten: ten, graph: src, ews: c}
+	return &twoFaces{ten: ten, graph: src, ews: c, sim: es}
 }
 
 func drain(t *testing.T, seq func(yield func(extract.Change, error) bool)) map[string]model.Record {
