@@ -301,6 +301,10 @@ func getItems(ctx context.Context, c *Client, mbx model.Mailbox, kind model.Coll
 	}
 	var resp gwGetItemResp
 	if err := c.Call(ctx, Request{Mailbox: mbx.Address, Body: req}, &resp); err != nil {
+		if errors.Is(err, model.ErrNotFound) {
+			// Every item of the batch is gone since the sync: the next pass sees the deletes.
+			return &gwGetItemResp{}, nil
+		}
 		return nil, err
 	}
 	for i := range resp.Msgs {
@@ -325,6 +329,9 @@ func getAttachments(ctx context.Context, c *Client, mbx model.Mailbox, ids []str
 	}
 	var resp gwGetAttachmentResp
 	if err := c.Call(ctx, Request{Mailbox: mbx.Address, Body: req}, &resp); err != nil {
+		if errors.Is(err, model.ErrNotFound) {
+			return nil, nil
+		}
 		return nil, err
 	}
 	var out []gwFileAttachment

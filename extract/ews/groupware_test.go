@@ -131,6 +131,9 @@ func (f *fakeEWS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			inner = `<m:SyncState>S1</m:SyncState><m:IncludesLastItemInRange>false</m:IncludesLastItemInRange><m:Changes><t:Create><t:CalendarItem><t:ItemId Id="AAMkMaster=" ChangeKey="DwAAAB"/></t:CalendarItem></t:Create><t:Create><t:CalendarItem><t:ItemId Id="gone" ChangeKey="x"/></t:CalendarItem></t:Create></m:Changes>`
 		case state == nil && ids[0] == "con":
 			inner = `<m:SyncState>C1</m:SyncState><m:IncludesLastItemInRange>true</m:IncludesLastItemInRange><m:Changes><t:Create><t:DistributionList><t:ItemId Id="dl1" ChangeKey="x"/></t:DistributionList></t:Create><t:Create><t:Contact><t:ItemId Id="AAMkContact=" ChangeKey="EQAAAB"/></t:Contact></t:Create></m:Changes>`
+		case state == nil && ids[0] == "cal2":
+			// Only items deleted between the sync and the GetItem.
+			inner = `<m:SyncState>D1</m:SyncState><m:IncludesLastItemInRange>true</m:IncludesLastItemInRange><m:Changes><t:Create><t:CalendarItem><t:ItemId Id="gone" ChangeKey="x"/></t:CalendarItem></t:Create></m:Changes>`
 		case state == nil && ids[0] == "tsk":
 			inner = `<m:SyncState>T1</m:SyncState><m:IncludesLastItemInRange>true</m:IncludesLastItemInRange><m:Changes><t:Create><t:Task><t:ItemId Id="task1" ChangeKey="T1"/></t:Task></t:Create></m:Changes>`
 		default:
@@ -264,6 +267,11 @@ func TestRecords(t *testing.T) {
 	chs, err = collect(t, c, model.Collection{ID: "tsk", Kind: model.KindTasks}, "")
 	if err != nil || len(chs) != 2 || chs[0].Record.Subject != "Relire" || !strings.Contains(string(chs[0].Record.Payload), `"checklistItems":[]`) {
 		t.Errorf("tasks: %v %+v", err, chs)
+	}
+
+	chs, err = collect(t, c, model.Collection{ID: "cal2", Kind: model.KindCalendar}, "")
+	if err != nil || len(chs) != 1 || chs[0].Kind != extract.Checkpoint || chs[0].Cursor != "D1" {
+		t.Errorf("a page of items gone since the sync: %v %+v", err, chs)
 	}
 
 	f.expired = true
