@@ -1,6 +1,7 @@
 package ews
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -89,7 +90,7 @@ func newAuthTransport(method, user, password string, tokens TokenSource, tc *tls
 		if user == "" {
 			return nil, errors.New("ews: NTLM needs a user name (DOMAIN\\user or user@domain) and a password")
 		}
-		return &ntlmPool{user: user, password: password, tc: tc, free: make(chan *http.Transport, conns), size: conns}, nil
+		return &ntlmPool{user: user, password: password, tc: tc, free: make(chan http.RoundTripper, conns), size: conns}, nil
 	case AuthBasic:
 		if user == "" {
 			return nil, errors.New("ews: Basic authentication needs a user name and a password")
@@ -140,12 +141,12 @@ func (b *bearerAuth) RoundTrip(req *http.Request) (*http.Response, error) {
 type ntlmPool struct {
 	user, password string
 	tc             *tls.Config
-	free           chan *http.Transport
+	free           chan http.RoundTripper
 	mu             sync.Mutex
 	made, size     int
 }
 
-func (p *ntlmPool) get(ctx context.Context) (*http.Transport, error) {
+func (p *ntlmPool) get(ctx context.Context) (http.RoundTripper, error) {
 	select {
 	case t := <-p.free:
 		return t, nil
@@ -155,7 +156,7 @@ func (p *ntlmPool) get(ctx context.Context) (*http.Transport, error) {
 	if p.made < p.size {
 		p.made++
 		p.mu.Unlock()
-		return newNetTransport(p.tc, 1), nil
+		return &drain401{newNetTransport(p.tc, 1)}, nil
 	}
 	p.mu.Unlock()
 	select {
@@ -166,7 +167,23 @@ func (p *ntlmPool) get(ctx context.Context) (*http.Transport, error) {
 	}
 }
 
-func (p *ntlmPool) put(t *http.Transport) { p.free <- t }
+func (p *ntlmPool) put(t http.RoundTripper) { p.free <- t }
+
+// drain401 reads a 401 answer's body at once, which gives its connection back: the
+// Negotiator keeps the first 401 open during the handshake, and the handshake's next
+// leg must travel on that same (single) connection.
+type drain401 struct{ base http.RoundTripper }
+
+func (d *drain401) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := d.base.RoundTrip(req)
+	if err != nil || resp.StatusCode != http.StatusUnauthorized {
+		return resp, err
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	return resp, nil
+}
 
 func (p *ntlmPool) RoundTrip(req *http.Request) (*http.Response, error) {
 	t, err := p.get(req.Context())

@@ -1,7 +1,9 @@
 package ews
 
 import (
+	"bufio"
 	"bytes"
+	"encoding/base64"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -9,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/bascule-migrate/bascule/model"
 )
 
 // SOAP and EWS namespaces. Requests use the prefixes s:, m: and t: declared on the
@@ -362,7 +366,164 @@ type MailboxAddr struct {
 }
 
 // FolderRef is one of the choices of a folder id list in a request (exactly one is set).
+// It marshals as the chosen element alone, so a field holding it names no element of its
+// own: put it in a list, e.g. `xml:"m:SyncFolderId>x"` with a []FolderRef of one.
 type FolderRef struct {
 	Folder        *ItemID                `xml:"t:FolderId,omitempty"`
 	Distinguished *DistinguishedFolderID `xml:"t:DistinguishedFolderId,omitempty"`
 }
+
+// NewMIMEReader reads a GetItem answer (with IncludeMimeContent, one item) from body and
+// returns a reader of the decoded MimeContent, which streams: the XML before MimeContent
+// is read with a token decoder, the base64 text is decoded as it is read, and the XML
+// after it is checked for completeness when the content ends. If the answer is a
+// response message with ResponseClass="Error" (or a fault) before any content, the
+// returned error is an *Error with the code. Closing the reader closes body.
+func NewMIMEReader(body io.ReadCloser) (io.ReadCloser, error) {
+	br := bufio.NewReaderSize(body, 64<<10)
+	// br implements io.ByteReader, so the decoder reads it byte by byte and leaves it
+	// positioned right after the tokens it returned.
+	d := xml.NewDecoder(br)
+	d.Strict = true
+	depth := 0
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil, io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			depth++
+			if depth > maxDepth {
+				return nil, errors.New("ews: GetItem answer nested too deep")
+			}
+			if depth == 1 && t.Name.Local != "Envelope" {
+				return nil, fmt.Errorf("ews: not a SOAP envelope (root element %q)", t.Name.Local)
+			}
+			switch t.Name.Local {
+			case "Fault":
+				var f Fault
+				if err := d.DecodeElement(&f, &t); err != nil {
+					return nil, err
+				}
+				return nil, &Error{Code: f.code(), Message: strings.TrimSpace(f.String), BackOff: f.Detail.MessageXML.BackOff()}
+			case "MimeContent":
+				raw := &untilTag{br: br}
+				return &mimeReader{body: body, d: d, raw: raw, dec: base64.NewDecoder(base64.StdEncoding, raw), depth: depth}, nil
+			}
+			for _, a := range t.Attr {
+				if a.Name.Local == "ResponseClass" && a.Value == "Error" {
+					var m ResponseMessage
+					if err := d.DecodeElement(&m, &t); err != nil {
+						return nil, err
+					}
+					return nil, &Error{Code: m.ResponseCode, Message: m.MessageText, BackOff: m.MessageXML.BackOff()}
+				}
+			}
+		case xml.EndElement:
+			depth--
+			if depth == 0 {
+				return nil, errors.New("ews: GetItem answer without MimeContent")
+			}
+		}
+	}
+}
+
+// untilTag reads raw bytes up to (not including) the next '<'; the end of the input
+// before it is io.ErrUnexpectedEOF.
+type untilTag struct {
+	br   *bufio.Reader
+	done bool
+}
+
+func (u *untilTag) Read(p []byte) (int, error) {
+	if u.done {
+		return 0, io.EOF
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if _, err := u.br.Peek(1); err != nil {
+		if errors.Is(err, io.EOF) {
+			return 0, io.ErrUnexpectedEOF
+		}
+		return 0, err
+	}
+	buf, _ := u.br.Peek(min(len(p), u.br.Buffered()))
+	n := len(buf)
+	if i := bytes.IndexByte(buf, '<'); i >= 0 {
+		n = i
+		u.done = true
+	}
+	copy(p, buf[:n])
+	_, _ = u.br.Discard(n)
+	if n == 0 {
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// mimeReader decodes the base64 MimeContent and, at its end, reads the rest of the
+// answer to check it is complete.
+type mimeReader struct {
+	body  io.ReadCloser
+	d     *xml.Decoder
+	raw   *untilTag
+	dec   io.Reader
+	depth int
+	err   error
+}
+
+func (m *mimeReader) Read(p []byte) (int, error) {
+	if m.err != nil {
+		return 0, m.err
+	}
+	n, err := m.dec.Read(p)
+	if err == nil {
+		return n, nil
+	}
+	if errors.Is(err, io.EOF) {
+		err = m.finish()
+		if err == nil {
+			err = io.EOF
+		}
+	} else {
+		var ce base64.CorruptInputError
+		if !errors.As(err, &ce) || !m.raw.done {
+			// Cut short (connection dropped, truncated answer): the same call may come back whole.
+			err = model.Retryable(fmt.Errorf("ews: reading MimeContent: %w", err))
+		} else {
+			err = model.Permanent(fmt.Errorf("ews: MimeContent is not base64: %w", err))
+		}
+	}
+	m.err = err
+	return n, err
+}
+
+// finish reads the end of the envelope after the content.
+func (m *mimeReader) finish() error {
+	depth := m.depth
+	for {
+		tok, err := m.d.Token()
+		if err != nil {
+			if errors.Is(err, io.EOF) && depth == 0 {
+				return nil
+			}
+			return model.Retryable(fmt.Errorf("ews: the GetItem answer ends badly after MimeContent: %w", err))
+		}
+		switch tok.(type) {
+		case xml.StartElement:
+			depth++
+			if depth > maxDepth {
+				return model.Permanent(errors.New("ews: GetItem answer nested too deep"))
+			}
+		case xml.EndElement:
+			depth--
+		}
+	}
+}
+
+func (m *mimeReader) Close() error { return m.body.Close() }
