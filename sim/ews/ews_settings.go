@@ -28,8 +28,10 @@ package ews
 //     contactsOnly → Known, all → All; Duration StartTime/EndTime are UTC without a zone
 //     designator, as in the documentation; the replies are the stored HTML.
 //   - GetInboxRules converts each Graph messageRule payload: sequence → Priority, hasError
-//     → IsInError, predicates and actions to their EWS names (see rulePredicates and
-//     ruleActions); isReadOnly has no EWS form. Folder ids are the tenant's folder ids.
+//     → IsInError, predicates and actions to their EWS names (see predicatesXML and
+//     actionsXML); isReadOnly has no EWS form. Folder ids are the tenant's folder ids.
+//     WithinSizeRange sizes are in kilobytes, as Graph's are (MS-OXWSRULES 2.2.4.3; the
+//     web-service-reference page of MinimumSize says bytes, the protocol spec rules).
 
 import (
 	"encoding/json"
