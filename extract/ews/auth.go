@@ -144,6 +144,8 @@ type ntlmPool struct {
 	free           chan http.RoundTripper
 	mu             sync.Mutex
 	made, size     int
+	// wrap, when set (tests), wraps each connection's transport.
+	wrap func(http.RoundTripper) http.RoundTripper
 }
 
 func (p *ntlmPool) get(ctx context.Context) (http.RoundTripper, error) {
@@ -156,7 +158,11 @@ func (p *ntlmPool) get(ctx context.Context) (http.RoundTripper, error) {
 	if p.made < p.size {
 		p.made++
 		p.mu.Unlock()
-		return &drain401{newNetTransport(p.tc, 1)}, nil
+		var rt http.RoundTripper = newNetTransport(p.tc, 1)
+		if p.wrap != nil {
+			rt = p.wrap(rt)
+		}
+		return &drain401{rt}, nil
 	}
 	p.mu.Unlock()
 	select {
