@@ -90,7 +90,7 @@ func newAuthTransport(method, user, password string, tokens TokenSource, tc *tls
 		if user == "" {
 			return nil, errors.New("ews: NTLM needs a user name (DOMAIN\\user or user@domain) and a password")
 		}
-		return &ntlmPool{user: user, password: password, tc: tc, free: make(chan http.RoundTripper, conns), size: conns}, nil
+		return &ntlmPool{user: user, password: password, tc: tc, free: make(chan *drain401, conns), size: conns}, nil
 	case AuthBasic:
 		if user == "" {
 			return nil, errors.New("ews: Basic authentication needs a user name and a password")
@@ -141,14 +141,14 @@ func (b *bearerAuth) RoundTrip(req *http.Request) (*http.Response, error) {
 type ntlmPool struct {
 	user, password string
 	tc             *tls.Config
-	free           chan http.RoundTripper
+	free           chan *drain401
 	mu             sync.Mutex
 	made, size     int
 	// wrap, when set (tests), wraps each connection's transport.
 	wrap func(http.RoundTripper) http.RoundTripper
 }
 
-func (p *ntlmPool) get(ctx context.Context) (http.RoundTripper, error) {
+func (p *ntlmPool) get(ctx context.Context) (*drain401, error) {
 	select {
 	case t := <-p.free:
 		return t, nil
@@ -162,7 +162,7 @@ func (p *ntlmPool) get(ctx context.Context) (http.RoundTripper, error) {
 		if p.wrap != nil {
 			rt = p.wrap(rt)
 		}
-		return &drain401{rt}, nil
+		return &drain401{base: rt}, nil
 	}
 	p.mu.Unlock()
 	select {
@@ -173,15 +173,25 @@ func (p *ntlmPool) get(ctx context.Context) (http.RoundTripper, error) {
 	}
 }
 
-func (p *ntlmPool) put(t http.RoundTripper) { p.free <- t }
+func (p *ntlmPool) put(t *drain401) { p.free <- t }
 
 // drain401 reads a 401 answer's body at once, which gives its connection back: the
 // Negotiator keeps the first 401 open during the handshake, and the handshake's next
 // leg must travel on that same (single) connection.
-type drain401 struct{ base http.RoundTripper }
+//
+// It also remembers a transport error: the Negotiator answers the first 401 when a later
+// leg fails (a connection dropped during AUTHENTICATE), which must not pass for refused
+// credentials.
+type drain401 struct {
+	base http.RoundTripper
+	err  error // the last transport error of the current exchange
+}
 
 func (d *drain401) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := d.base.RoundTrip(req)
+	if err != nil {
+		d.err = err
+	}
 	if err != nil || resp.StatusCode != http.StatusUnauthorized {
 		return resp, err
 	}
@@ -201,10 +211,18 @@ func (p *ntlmPool) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	r := req.Clone(req.Context())
 	r.SetBasicAuth(p.user, p.password) // the Negotiator turns it into NTLM
+	t.err = nil
 	resp, err := ntlmssp.Negotiator{RoundTripper: t}.RoundTrip(r)
 	if err != nil {
 		p.put(t)
 		return nil, err
+	}
+	if resp.StatusCode == http.StatusUnauthorized && t.err != nil {
+		// A leg of the handshake failed on the network: not a refusal.
+		resp.Body.Close()
+		err := t.err
+		p.put(t)
+		return nil, fmt.Errorf("NTLM handshake: %w", err)
 	}
 	resp.Body = &returnBody{rc: resp.Body, done: func() { p.put(t) }}
 	return resp, nil
