@@ -126,6 +126,7 @@ func (o *TargetOptions) open(g *GlobalOptions, mapping []planner.MappingEntry) (
 // MigrateOptions are the flags of migrate.
 type MigrateOptions struct {
 	Source    SourceOptions
+	EWS       EWSOptions
 	Target    TargetOptions
 	Groupware GroupwareOptions
 	Settings  SettingsOptions
@@ -143,6 +144,7 @@ type MigrateOptions struct {
 
 func (o *MigrateOptions) AddFlags(cmd *cobra.Command) {
 	o.Source.AddFlags(cmd)
+	o.EWS.AddFlags(cmd)
 	o.Target.AddFlags(cmd)
 	o.Groupware.AddFlags(cmd)
 	o.Settings.AddFlags(cmd)
@@ -194,6 +196,12 @@ Exit codes: 0 done, 1 usage/configuration error, 2 some items failed (listed),
   # Permissions from Exchange's exports, inbox rules and out-of-office through ManageSieve
   bascule migrate --config bascule.yaml --exchange-csv-dir exports/ --sieve-addr imap.example.fr:4190
 
+  # Exchange 2016/2019 on premises through EWS: a service account with the
+  # ApplicationImpersonation role, NTLM, the internal PKI's CA
+  export BASCULE_EWS_PASSWORD=…
+  bascule migrate --source ews --autodiscover admin@contoso.fr --ews-user 'CONTOSO\svc-bascule' \
+      --ca-file contoso-ca.pem --mapping wave1.csv --imap-addr imap.example.fr:143 --imap-admin-user admin
+
   # Final delta at cutover, mirroring deletions
   bascule migrate --config bascule.yaml --deletes mirror`,
 		Args: cobra.NoArgs,
@@ -219,7 +227,7 @@ func runMigrate(ctx context.Context, o *MigrateOptions, g *GlobalOptions, cmd *c
 		return usage(err)
 	}
 	mail, kinds := w.mail, w.kinds
-	src, err := o.Source.open(ctx, g)
+	src, err := openSource(ctx, g, &o.Source, &o.EWS, sel.Addresses)
 	if err != nil {
 		return usage(err)
 	}

@@ -60,15 +60,35 @@ func Dial(addr, user, password string) (*imapclient.Client, error) {
 	return c, nil
 }
 
-// Take reads every folder and message of the logged-in account. It reads every body to
-// hash it: meant for checks, not for large production mailboxes.
+// Take reads every folder and message of the logged-in account: its personal namespace
+// only (folders other users share with it, under the other-users and shared namespaces, are
+// theirs). It reads every body to hash it: meant for checks, not for large production
+// mailboxes.
 func Take(c *imapclient.Client) (*Snapshot, error) {
 	list, err := c.List("", "*", &imap.ListOptions{ReturnSpecialUse: c.Caps().Has(imap.CapSpecialUse)}).Collect()
 	if err != nil {
 		return nil, fmt.Errorf("LIST: %w", err)
 	}
+	var foreign []string
+	if c.Caps().Has(imap.CapNamespace) {
+		ns, err := c.Namespace().Wait()
+		if err != nil {
+			return nil, fmt.Errorf("NAMESPACE: %w", err)
+		}
+		for _, d := range append(ns.Other, ns.Shared...) {
+			if d.Prefix != "" {
+				foreign = append(foreign, d.Prefix)
+			}
+		}
+	}
 	snap := &Snapshot{}
+mailboxes:
 	for _, mb := range list {
+		for _, p := range foreign {
+			if strings.HasPrefix(mb.Mailbox, p) {
+				continue mailboxes
+			}
+		}
 		if hasAttr(mb.Attrs, imap.MailboxAttrNoSelect) || hasAttr(mb.Attrs, imap.MailboxAttrNonExistent) {
 			continue
 		}
