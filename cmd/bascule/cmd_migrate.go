@@ -14,7 +14,6 @@ import (
 	graphsrc "github.com/bascule-migrate/bascule/extract/graph"
 	imapsink "github.com/bascule-migrate/bascule/load/imap"
 	"github.com/bascule-migrate/bascule/planner"
-	"github.com/bascule-migrate/bascule/state/sqlite"
 	"github.com/bascule-migrate/bascule/transform"
 )
 
@@ -274,7 +273,7 @@ func runMigrate(ctx context.Context, o *MigrateOptions, g *GlobalOptions, cmd *c
 			return usage(err)
 		}
 	}
-	store, err := sqlite.Open(ctx, g.StatePath)
+	store, err := openStore(ctx, g)
 	if err != nil {
 		return usage(fmt.Errorf("opening the state file %s: %w", g.StatePath, err))
 	}

@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bascule-migrate/bascule/state"
-	"github.com/bascule-migrate/bascule/state/sqlite"
 )
 
 func newStatusCommand(g *GlobalOptions) *cobra.Command {
@@ -39,7 +38,7 @@ func runStatus(ctx context.Context, g *GlobalOptions, cmd *cobra.Command) error 
 	if _, err := os.Stat(g.StatePath); err != nil {
 		return &exitError{code: exitConfig, err: fmt.Errorf("no state file at %s (give --state, or run migrate first)", g.StatePath)}
 	}
-	store, err := sqlite.Open(ctx, g.StatePath)
+	store, err := openStore(ctx, g)
 	if err != nil {
 		return &exitError{code: exitConfig, err: err}
 	}

@@ -101,8 +101,17 @@ crash, with Microsoft's throttling budget handled for you. Progress lives in a s
 		return &exitError{code: exitConfig, err: fmt.Errorf("%w (see --help)", err)}
 	})
 	root.AddCommand(newMigrateCommand(g), newStatusCommand(g), newDemoCommand(g), newVersionCommand())
+	for _, c := range commands {
+		root.AddCommand(c(g))
+	}
 	return root
 }
+
+// commands are the commands that register themselves from their own file
+// (func init() { registerCommand(newAuditCommand) }), in registration order.
+var commands []func(*GlobalOptions) *cobra.Command
+
+func registerCommand(c func(*GlobalOptions) *cobra.Command) { commands = append(commands, c) }
 
 var version = "dev"
 
