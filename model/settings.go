@@ -34,7 +34,10 @@ type Grant struct {
 	// Grantee is the address of the delegate, or GranteeDefault / GranteeAnonymous. A group
 	// or an unresolvable identity (an orphaned SID) is kept as the source wrote it.
 	Grantee string
-	Scope   GrantScope
+	// Group is set when the source knows the grantee is a group (a distribution or
+	// mail-enabled security group): its members' rights cannot be written as one login's.
+	Group bool
+	Scope GrantScope
 	// FolderPath is the "/"-joined display path of the folder for ScopeFolder (e.g.
 	// "Boîte de réception/Projets"); FolderID the source folder id when known. For
 	// ScopeCalendar/ScopeContacts the collection's id (Graph) or path (CSV).

@@ -189,6 +189,11 @@ func (m *mailboxRun) applyGrants(ctx context.Context, grants []model.Grant) erro
 				fmt.Sprintf("make sure %s has no access to %s's mailbox on the target", g.Grantee, m.mbx.Address))
 			continue
 		}
+		if g.Group {
+			m.manual(fmt.Sprintf("%s for group %s (%s)", g.Role, g.Grantee, g.Origin), "the grantee is a group: IMAP ACLs and DAV shares name logins, and target groups (Dovecot group=…, Cyrus group:…) are set up differently",
+				fmt.Sprintf("grant the equivalent of %s on %s's %s to the group's members or to the target's group", g.Role, m.mbx.Address, describeScope(g)))
+			continue
+		}
 		who, ok := m.granteeLogin(g)
 		if !ok {
 			m.manual(fmt.Sprintf("%s for %q (%s)", g.Role, g.Grantee, g.Origin), "the grantee is not a mailbox address (a group, a deleted user's SID or a display name)",

@@ -32,9 +32,10 @@ type Config struct {
 
 // Source reads mail from EWS. It is safe for concurrent use.
 type Source struct {
-	cfg Config
-	c   *Client
-	log *slog.Logger
+	cfg    Config
+	c      *Client
+	log    *slog.Logger
+	groups groupCache // grantee address → is a group (settings.go's ResolveNames)
 }
 
 var _ extract.Source = (*Source)(nil)

@@ -36,5 +36,10 @@ func (s *Source) Records(ctx context.Context, mbx model.Mailbox, col model.Colle
 // Settings reads mbx's out-of-office, inbox rules (as Graph messageRule JSON), folder
 // permissions and delegates. See settings.go.
 func (s *Source) Settings(ctx context.Context, mbx model.Mailbox) (model.MailboxSettings, error) {
-	return gwSettings(ctx, s.c, mbx)
+	st, err := gwSettings(ctx, s.c, mbx)
+	if err != nil {
+		return st, err
+	}
+	err = s.markGroups(ctx, mbx, st.Grants)
+	return st, err
 }
