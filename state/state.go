@@ -9,6 +9,7 @@ package state
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/bascule-migrate/bascule/model"
@@ -135,4 +136,86 @@ type Store interface {
 
 	// Close flushes and closes the store.
 	Close() error
+}
+
+// Fleet leases: N `bascule worker` processes share one migration by leasing its mailboxes
+// one at a time from a queue in the shared store (PostgreSQL for many machines, SQLite for
+// one). A lease lasts a time to live and is kept alive by heartbeats (Renew); a worker that
+// dies stops renewing, its lease expires and another worker takes the mailbox over, resuming
+// from the store's last checkpoint.
+
+// LeaseStatus is where a mailbox stands in a fleet queue.
+type LeaseStatus string
+
+const (
+	// LeasePending: waiting for a worker (never leased, or given back).
+	LeasePending LeaseStatus = "pending"
+	// LeaseLeased: a worker holds it until Expires (past Expires, anyone may take it over).
+	LeaseLeased LeaseStatus = "leased"
+	// LeaseDone: migrated.
+	LeaseDone LeaseStatus = "done"
+	// LeaseFailed: the worker gave up on it; Error says why.
+	LeaseFailed LeaseStatus = "failed"
+)
+
+// Lease is one mailbox's place in a fleet queue.
+type Lease struct {
+	Queue   string
+	Mailbox string // source id
+	Address string
+	Target  string
+	Status  LeaseStatus
+	// Worker holds the lease (LeaseLeased), or held it last.
+	Worker string
+	// Token grows at every Lease of this mailbox: a holder's claim is (Worker, Token), so a
+	// worker whose lease expired and was taken over cannot renew or release it.
+	Token     int64
+	Leased    time.Time // when the current (or last) holder took it
+	Heartbeat time.Time // its last Lease or Renew
+	Expires   time.Time // zero unless leased
+	Attempts  int       // times leased
+	Error     string
+	Updated   time.Time
+}
+
+// Expired reports whether a leased mailbox's time to live has run out at now.
+func (l Lease) Expired(now time.Time) bool {
+	return l.Status == LeaseLeased && !l.Expires.IsZero() && now.After(l.Expires)
+}
+
+var (
+	// ErrLeaseLost is returned by Renew and Release when the caller no longer holds the
+	// lease: it expired and another worker took it over, or it was released.
+	ErrLeaseLost = errors.New("state: lease lost (it expired and another worker may have taken the mailbox over)")
+	// ErrQueueFinished is returned by Lease when no mailbox of the queue is pending or
+	// leased: every one is done or failed (or the queue is empty). A worker then exits.
+	ErrQueueFinished = errors.New("state: no mailbox left in the queue")
+	// ErrNoneFree is returned by Lease when every unfinished mailbox is leased by a worker
+	// whose lease has not expired. A worker then waits and tries again: a lease that expires
+	// (its holder died) becomes free.
+	ErrNoneFree = errors.New("state: every unfinished mailbox is leased by a live worker")
+)
+
+// Leaser is the fleet queue a store offers next to Store (both state/sqlite and
+// state/postgres do). Every method is safe for concurrent use, by many processes on the
+// same store. Expiry is judged by the store's clock (the database server's for PostgreSQL),
+// so workers on machines with skewed clocks agree.
+type Leaser interface {
+	// Enqueue adds mailboxes (ID, Address, Target) to queue as pending. A mailbox already in
+	// the queue is left as it is (whatever its status), so every worker of a fleet may
+	// enqueue the same list. It returns how many were added.
+	Enqueue(ctx context.Context, queue string, mailboxes []Mailbox) (added int, err error)
+	// Lease claims one mailbox of queue for worker for ttl: a pending one, or a leased one
+	// whose lease has expired (taken over; Attempts tells). Two callers never get the same
+	// mailbox while its lease runs. Nothing to claim: ErrQueueFinished or ErrNoneFree.
+	Lease(ctx context.Context, queue, worker string, ttl time.Duration) (Lease, error)
+	// Renew extends l (a heartbeat) to ttl from now and returns it updated; ErrLeaseLost
+	// when l's holder no longer holds it.
+	Renew(ctx context.Context, l Lease, ttl time.Duration) (Lease, error)
+	// Release ends l with status LeaseDone, LeaseFailed (reason says why) or LeasePending
+	// (given back for another worker, e.g. on shutdown); ErrLeaseLost when l's holder no
+	// longer holds it.
+	Release(ctx context.Context, l Lease, status LeaseStatus, reason string) error
+	// Leases lists the mailboxes of queue ("" = every queue), ordered by queue and address.
+	Leases(ctx context.Context, queue string) ([]Lease, error)
 }

@@ -98,6 +98,27 @@ ALTER TABLE items ADD COLUMN kind TEXT NOT NULL DEFAULT '';
 ALTER TABLE items ADD COLUMN href TEXT NOT NULL DEFAULT '';
 ALTER TABLE items ADD COLUMN etag TEXT NOT NULL DEFAULT '';
 `,
+	// 3: fleet queues (state.Leaser): one row per mailbox of a queue. token grows at every
+	// lease; leased/heartbeat/expires are unix nanoseconds (expires NULL unless leased).
+	`
+CREATE TABLE leases (
+	queue     TEXT    NOT NULL,
+	mailbox   TEXT    NOT NULL,
+	address   TEXT    NOT NULL,
+	target    TEXT    NOT NULL,
+	status    TEXT    NOT NULL,
+	worker    TEXT    NOT NULL DEFAULT '',
+	token     INTEGER NOT NULL DEFAULT 0,
+	leased    INTEGER,
+	heartbeat INTEGER,
+	expires   INTEGER,
+	attempts  INTEGER NOT NULL DEFAULT 0,
+	error     TEXT    NOT NULL DEFAULT '',
+	updated   INTEGER NOT NULL,
+	PRIMARY KEY (queue, mailbox)
+) STRICT;
+CREATE INDEX leases_by_status ON leases (queue, status, address);
+`,
 }
 
 // migrate brings the database on conn up to the last of migs, one transaction per

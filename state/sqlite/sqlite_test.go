@@ -40,6 +40,10 @@ func TestConformanceFile(t *testing.T) {
 		},
 		statetest.WithReopen(func(t *testing.T, closed state.Store) state.Store {
 			return mustOpen(t, closed.(*Store).Path())
+		}),
+		// A second process on the same file (fleet workers on one machine).
+		statetest.WithSecondHandle(func(t *testing.T, s state.Store) state.Store {
+			return mustOpen(t, s.(*Store).Path())
 		}))
 }
 

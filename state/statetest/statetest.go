@@ -31,6 +31,7 @@ type Option func(*config)
 type config struct {
 	reopen    func(t *testing.T, closed state.Store) state.Store
 	precision time.Duration
+	second    func(t *testing.T, s state.Store) state.Store
 }
 
 // WithReopen lets the suite check that data outlives Close: reopen opens the same data that
@@ -68,6 +69,9 @@ func Run(t *testing.T, open func(t *testing.T) state.Store, opts ...Option) {
 	t.Run("ConcurrentPutItems", s.testConcurrent)
 	t.Run("LargeBatch", s.testLargeBatch)
 	t.Run("Reopen", s.testReopen)
+	t.Run("LeaseQueue", s.testLeaseQueue)
+	t.Run("LeaseExpiry", s.testLeaseExpiry)
+	t.Run("LeaseConcurrent", s.testLeaseConcurrent)
 }
 
 type suite struct {
