@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"cmp"
 	"encoding/base64"
 	"html"
 	"net/http"
@@ -357,7 +358,12 @@ func (s *Server) eventJSON(e tenant.Event, o evOpts) map[string]any {
 		inner := o
 		inner.q = params{}
 		for _, x := range e.Exceptions {
-			xs = append(xs, s.eventJSON(x, inner))
+			// An exception inherits what it does not override: Graph gives it the
+			// series' importance and sensitivity.
+			xc := x
+			xc.Importance = cmp.Or(xc.Importance, e.Importance)
+			xc.Sensitivity = cmp.Or(xc.Sensitivity, e.Sensitivity)
+			xs = append(xs, s.eventJSON(xc, inner))
 		}
 		obj["exceptionOccurrences"] = xs
 	}
