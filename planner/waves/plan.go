@@ -62,6 +62,8 @@ type Options struct {
 	MailboxParallel int `json:"mailbox_parallel" yaml:"mailbox_parallel"`
 	// MaxWaveMailboxes caps the mailboxes of a wave (0 = no cap).
 	MaxWaveMailboxes int `json:"max_wave_mailboxes,omitempty" yaml:"max_wave_mailboxes,omitempty"`
+	// MinWaves is the least number of waves asked for (0 = as few as fit).
+	MinWaves int `json:"min_waves,omitempty" yaml:"min_waves,omitempty"`
 	// BytesPerSecond and ItemsPerSecond are one worker's aggregate throughput (0 = not
 	// bounded): a wave also lasts at least its bytes (items) over Workers × this rate.
 	BytesPerSecond float64 `json:"bytes_per_second,omitempty" yaml:"bytes_per_second,omitempty"`
@@ -204,6 +206,9 @@ const (
 	FindingUnsized = "no-sizes"
 	// FindingEmptyWave: a wave number the pins skipped over holds no mailbox.
 	FindingEmptyWave = "empty-wave"
+	// FindingOverlap: with --every, a wave starts before the one before it is estimated
+	// to end.
+	FindingOverlap = "waves-overlap"
 )
 
 // Wave returns wave n (1-based) or nil.

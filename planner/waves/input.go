@@ -1,0 +1,192 @@
+package waves
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/mail"
+	"strings"
+
+	"github.com/bascule-migrate/bascule/model"
+	"github.com/bascule-migrate/bascule/planner"
+)
+
+// Inventory is what is known of the source before planning: its mailboxes with their
+// sizes and estimates, and the links between them.
+type Inventory struct {
+	// Sized is set when the mailboxes carry sizes and estimates (from an audit).
+	Sized bool
+	// Mailboxes by lower-case address; nil when no directory is known (then any mapped
+	// address is accepted).
+	Mailboxes map[string]Mailbox
+	// Edges link mailboxes (owner grants grantee).
+	Edges []Edge
+}
+
+// AddMailbox records a mailbox of the source (Source is its address).
+func (inv *Inventory) AddMailbox(m Mailbox) {
+	if inv.Mailboxes == nil {
+		inv.Mailboxes = map[string]Mailbox{}
+	}
+	inv.Mailboxes[strings.ToLower(m.Source)] = m
+}
+
+// AddGrants adds the links that grants make: every grant from a mailbox to a person
+// (not Default, Anonymous, a deny entry or the None role).
+func (inv *Inventory) AddGrants(grants []model.Grant) {
+	for _, g := range grants {
+		if e, ok := edgeOf(g.Owner, g.Grantee, string(g.Scope), g.Role, g.Deny); ok {
+			inv.Edges = append(inv.Edges, e)
+		}
+	}
+}
+
+func edgeOf(owner, grantee, scope, role string, deny bool) (Edge, bool) {
+	if deny || owner == "" || grantee == "" || strings.EqualFold(owner, grantee) ||
+		grantee == model.GranteeDefault || grantee == model.GranteeAnonymous || strings.EqualFold(role, "None") {
+		return Edge{}, false
+	}
+	return Edge{Owner: owner, Grantee: grantee, Kind: KindOf(scope, role), Role: role}, true
+}
+
+// KindOf maps a grant's scope (model.GrantScope) and role to the kind of link.
+func KindOf(scope, role string) EdgeKind {
+	switch model.GrantScope(scope) {
+	case model.ScopeMailbox:
+		return EdgeFullAccess
+	case model.ScopeSendAs:
+		return EdgeSendAs
+	case model.ScopeSendOnBehalf:
+		return EdgeSendOnBehalf
+	case model.ScopeFolder:
+		return EdgeFolder
+	case model.ScopeCalendar:
+		return EdgeCalendar
+	case model.ScopeContacts:
+		return EdgeContacts
+	}
+	switch strings.ToLower(role) {
+	case "fullaccess":
+		return EdgeFullAccess
+	case "sendas":
+		return EdgeSendAs
+	case "sendonbehalf":
+		return EdgeSendOnBehalf
+	}
+	return EdgeOther
+}
+
+// auditReport is the part of an audit report (planner/audit.Report, `bascule audit
+// --output json`) the planner reads.
+type auditReport struct {
+	Schema    int `json:"schema"`
+	Mailboxes []struct {
+		Address  string `json:"address"`
+		Type     string `json:"type"`
+		Items    int64  `json:"items"`
+		Bytes    int64  `json:"bytes"`
+		Estimate struct {
+			Seconds float64 `json:"seconds"`
+		} `json:"estimate"`
+		DelegationsOut []auditDelegation `json:"delegations_out"`
+		DelegationsIn  []auditDelegation `json:"delegations_in"`
+	} `json:"mailboxes"`
+	Options struct {
+		Model struct {
+			MessagesPerSecond float64 `json:"messages_per_second"`
+			BytesPerSecond    float64 `json:"bytes_per_second"`
+		} `json:"model"`
+	} `json:"options"`
+}
+
+type auditDelegation struct {
+	Owner   string `json:"owner"`
+	Grantee string `json:"grantee"`
+	Scope   string `json:"scope"`
+	Role    string `json:"role"`
+}
+
+// Throughput is one worker's aggregate rate as an audit's model states it (0 = unknown).
+type Throughput struct {
+	ItemsPerSecond, BytesPerSecond float64
+}
+
+// ReadAudit reads an audit report (JSON, as `bascule audit --output json` writes it): every
+// mailbox with its type, items, bytes and estimate, and the delegations in and out as
+// links. It also returns the throughput model the audit's estimates used.
+func ReadAudit(r io.Reader) (*Inventory, Throughput, error) {
+	var a auditReport
+	dec := json.NewDecoder(r)
+	if err := dec.Decode(&a); err != nil {
+		return nil, Throughput{}, fmt.Errorf("not an audit report (bascule audit --output json): %w", err)
+	}
+	if a.Schema != 1 {
+		return nil, Throughput{}, fmt.Errorf("audit report schema %d: this bascule reads schema 1 (run the audit again with this version)", a.Schema)
+	}
+	inv := &Inventory{Sized: true, Mailboxes: map[string]Mailbox{}}
+	for _, m := range a.Mailboxes {
+		if m.Address == "" {
+			continue
+		}
+		inv.AddMailbox(Mailbox{Source: m.Address, Type: m.Type, Items: m.Items, Bytes: m.Bytes, EstimateSeconds: m.Estimate.Seconds})
+		for _, d := range append(m.DelegationsOut, m.DelegationsIn...) {
+			if e, ok := edgeOf(d.Owner, d.Grantee, d.Scope, d.Role, false); ok {
+				inv.Edges = append(inv.Edges, e)
+			}
+		}
+	}
+	return inv, Throughput{ItemsPerSecond: a.Options.Model.MessagesPerSecond, BytesPerSecond: a.Options.Model.BytesPerSecond}, nil
+}
+
+// Mailboxes checks the mapping against the inventory, line by line, and returns the
+// mapped mailboxes with their sizes: every source must be a mailbox of the inventory (when
+// it has a directory), every destination login must be given, valid and used once. Every
+// bad line is reported; nothing is returned unless the whole mapping is valid.
+func Mailboxes(inv *Inventory, mapping []planner.MappingEntry) ([]Mailbox, error) {
+	var errs []error
+	targets := map[string]int{}
+	out := make([]Mailbox, 0, len(mapping))
+	for _, e := range mapping {
+		m := Mailbox{Source: e.Source, Target: e.Target, Line: e.Line, PinnedWave: e.Wave, Flags: e.Flags, Group: -1}
+		bad := false
+		if inv != nil && inv.Mailboxes != nil {
+			if known, ok := inv.Mailboxes[strings.ToLower(e.Source)]; ok {
+				m.Source = known.Source
+				m.Type, m.Items, m.Bytes, m.EstimateSeconds = known.Type, known.Items, known.Bytes, known.EstimateSeconds
+			} else {
+				errs = append(errs, fmt.Errorf("line %d: source %s is not a mailbox of the source tenant (not in the audit or mailboxes.csv)", e.Line, e.Source))
+				bad = true
+			}
+		}
+		switch {
+		case e.Target == "":
+			errs = append(errs, fmt.Errorf("line %d: destination login empty (write the target login, or the source address to keep it)", e.Line))
+			bad = true
+		case strings.Contains(e.Target, "@"):
+			if a, err := mail.ParseAddress(e.Target); err != nil || a.Address != e.Target {
+				errs = append(errs, fmt.Errorf("line %d: destination %q is not a valid address", e.Line, e.Target))
+				bad = true
+			}
+		}
+		if e.Target != "" {
+			k := strings.ToLower(e.Target)
+			if prev, dup := targets[k]; dup {
+				errs = append(errs, fmt.Errorf("line %d: destination %s is already the destination of line %d (two mailboxes cannot merge into one)", e.Line, e.Target, prev))
+				bad = true
+			} else {
+				targets[k] = e.Line
+			}
+		}
+		if !bad {
+			out = append(out, m)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("the mapping file lists no mailbox")
+	}
+	return out, nil
+}
