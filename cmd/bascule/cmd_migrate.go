@@ -275,7 +275,7 @@ func runMigrate(ctx context.Context, o *MigrateOptions, g *GlobalOptions, cmd *c
 	}
 	store, err := openStore(ctx, g)
 	if err != nil {
-		return usage(fmt.Errorf("opening the state file %s: %w", g.StatePath, err))
+		return usage(fmt.Errorf("opening the state store %s: %w", stateName(g), err))
 	}
 	defer store.Close()
 

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bascule-migrate/bascule/state"
+	"github.com/bascule-migrate/bascule/state/postgres"
 )
 
 func newStatusCommand(g *GlobalOptions) *cobra.Command {
@@ -35,12 +36,14 @@ type statusMailbox struct {
 }
 
 func runStatus(ctx context.Context, g *GlobalOptions, cmd *cobra.Command) error {
-	if _, err := os.Stat(g.StatePath); err != nil {
-		return &exitError{code: exitConfig, err: fmt.Errorf("no state file at %s (give --state, or run migrate first)", g.StatePath)}
+	if !postgres.IsDSN(g.StatePath) {
+		if _, err := os.Stat(g.StatePath); err != nil {
+			return &exitError{code: exitConfig, err: fmt.Errorf("no state file at %s (give --state, or run migrate first)", g.StatePath)}
+		}
 	}
 	store, err := openStore(ctx, g)
 	if err != nil {
-		return &exitError{code: exitConfig, err: err}
+		return &exitError{code: exitConfig, err: fmt.Errorf("opening the state store %s: %w", stateName(g), err)}
 	}
 	defer store.Close()
 	runs, err := store.Runs(ctx)

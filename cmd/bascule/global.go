@@ -28,7 +28,7 @@ type GlobalOptions struct {
 // AddFlags registers the global flags.
 func (g *GlobalOptions) AddFlags(cmd *cobra.Command) {
 	f := cmd.PersistentFlags()
-	f.StringVar(&g.StatePath, "state", "bascule.db", "state file (SQLite) that records progress; keep it between runs")
+	f.StringVar(&g.StatePath, "state", "bascule.db", "state store that records progress; keep it between runs: a SQLite file, or a PostgreSQL DSN postgres://user@host/db (a fleet's shared store; password in PGPASSWORD or ~/.pgpass)")
 	f.StringVar(&g.ConfigFile, "config", "", "YAML config file whose keys are flag names (flags and BASCULE_* environment variables win)")
 	f.StringVar(&g.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	f.StringVar(&g.LogFormat, "log-format", "text", "log format: text or json")
