@@ -20,10 +20,15 @@ test:
 demo:
 	$(GO) run ./cmd/bascule demo
 
-# Whole-run benchmark (emulator -> real Dovecot, 10,000 messages) plus the hot-path benchmarks.
-# Prints messages/s, MB/s and peak RSS.
+# Whole-run benchmarks, side by side (docs/PERFORMANCE.md): a generated corpus in a source
+# Dovecot copied to fresh target Dovecots by a raw pipelined APPEND client (the ceiling),
+# Bascule, mbsync (Debian isync) and imapsync (IMAPSYNC=/path), then a no-op rerun; the Graph
+# emulator -> Dovecot under Microsoft's per-mailbox throttling; groupware into Radicale; then
+# the hot-path benchmarks. BENCH_MESSAGES (default 10000) sizes the corpus: `make bench
+# BENCH_MESSAGES=1000` is a quick run. BENCH_PROFILE_DIR=dir writes pprof profiles.
+BENCH_MESSAGES ?= 10000
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./e2e/
+	BENCH_MESSAGES=$(BENCH_MESSAGES) $(GO) test -run '^$$' -bench 'IMAPToIMAP|GraphThrottled|MigrateGroupware/server=radicale' -benchtime 1x -timeout 90m ./e2e/
 	$(GO) test -run '^$$' -bench . -benchmem ./planner/ ./state/... ./load/...
 
 lint:
