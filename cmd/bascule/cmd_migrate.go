@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -14,7 +13,6 @@ import (
 	graphsrc "github.com/bascule-migrate/bascule/extract/graph"
 	imapsink "github.com/bascule-migrate/bascule/load/imap"
 	"github.com/bascule-migrate/bascule/planner"
-	"github.com/bascule-migrate/bascule/transform"
 )
 
 // SourceOptions choose and reach the source tenant.
@@ -213,86 +211,21 @@ Exit codes: 0 done, 1 usage/configuration error, 2 some items failed (listed),
 }
 
 func runMigrate(ctx context.Context, o *MigrateOptions, g *GlobalOptions, cmd *cobra.Command) error {
-	usage := func(err error) error { return &exitError{code: exitConfig, err: err} }
-	if o.Deletes != string(planner.DeletesKeep) && o.Deletes != string(planner.DeletesMirror) {
-		return usage(fmt.Errorf("--deletes must be keep or mirror, not %q", o.Deletes))
-	}
-	sel, mapping, err := o.selection()
+	popts, closeAll, err := o.prepare(ctx, g)
 	if err != nil {
-		return usage(err)
+		return err
 	}
-	w, err := o.Groupware.kinds(o.Settings.SieveAddr != "")
-	if err != nil {
-		return usage(err)
-	}
-	mail, kinds := w.mail, w.kinds
-	src, err := openSource(ctx, g, &o.Source, &o.EWS, sel.Addresses)
-	if err != nil {
-		return usage(err)
-	}
-	popts := planner.Options{Source: src, Kinds: kinds, SkipMail: !mail, Permissions: w.permissions, Rules: w.rules,
-		SievePolicy: planner.SievePolicy(o.Settings.SievePolicy)}
-	if popts.Rewrite, err = transform.ParseRewrites(o.Groupware.Rewrite); err != nil {
-		return usage(err)
-	}
-	if w.permissions {
-		exp, err := o.Settings.grants()
-		if err != nil {
-			return usage(err)
-		}
-		if exp != nil {
-			popts.Grants, popts.GrantProblems = exp, exp.Problems()
-		}
-	}
-	if w.rules {
-		if popts.Sieve, err = o.Settings.sieveTarget(&o.Target, mapping); err != nil {
-			return usage(err)
-		}
-	}
-	if (w.permissions || w.rules) && !mail {
-		// ACLs and Sieve go through the mail target: open it even when mail is not moved.
-		mail = true
-		popts.SkipMail = true
-	}
-	if mail {
-		sink, err := o.Target.open(g, mapping)
-		if err != nil {
-			return usage(err)
-		}
-		defer sink.Close()
-		popts.Sink = sink
-	}
-	if len(kinds) > 0 {
-		gsink, err := o.Groupware.open(g, mapping)
-		if err != nil {
-			return usage(err)
-		}
-		defer gsink.Close()
-		popts.GroupwareSink = gsink
-		if popts.Converter, err = o.Groupware.converter(); err != nil {
-			return usage(err)
-		}
-	}
+	defer closeAll()
 	store, err := openStore(ctx, g)
 	if err != nil {
-		return usage(fmt.Errorf("opening the state store %s: %w", stateName(g), err))
+		return &exitError{code: exitConfig, err: fmt.Errorf("opening the state store %s: %w", stateName(g), err)}
 	}
 	defer store.Close()
-
-	targets := map[string]string{}
-	for _, e := range mapping {
-		if e.Target != "" {
-			targets[strings.ToLower(e.Source)] = e.Target
-		}
-	}
 	command := "migrate"
 	if o.DryRun {
 		command = "migrate --dry-run"
 	}
-	popts.Store, popts.Selection, popts.Targets = store, sel, targets
-	popts.MailboxParallel, popts.ItemParallel = o.MailboxParallel, o.ItemParallel
-	popts.Deletes, popts.DryRun, popts.MaxMessageSize = planner.DeletePolicy(o.Deletes), o.DryRun, o.MaxMessageSize
-	popts.SpoolDir, popts.Command, popts.Logger = o.SpoolDir, command, g.logger
+	popts.Store, popts.Command = store, command
 	return execute(ctx, g, cmd, popts)
 }
 
