@@ -260,8 +260,16 @@ func (s *Source) todoLists(ctx context.Context, mbx model.Mailbox) ([]model.Coll
 			if col.ID == "" {
 				continue
 			}
-			if w := l.GetWellknownListName(); w != nil && *w == models.DEFAULTLIST_WELLKNOWNLISTNAME {
-				col.Default = true
+			if w := l.GetWellknownListName(); w != nil {
+				switch *w {
+				case models.DEFAULTLIST_WELLKNOWNLISTNAME:
+					col.Default = true
+				case models.FLAGGEDEMAILS_WELLKNOWNLISTNAME:
+					// To Do's view of the flagged messages: each task points at a message
+					// whose \Flagged flag the mail migration carries. Copying them would
+					// duplicate every flag as a task on the target.
+					continue
+				}
 			}
 			out = append(out, col)
 		}
