@@ -1,0 +1,115 @@
+package reports
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// reportCase renders one report into dir and lists the charts its HTML must show.
+type reportCase struct {
+	name   string
+	write  func(dir string, o Options) (*Result, error)
+	charts []string
+}
+
+func reportCases() []reportCase {
+	return []reportCase{
+		{"run", func(dir string, o Options) (*Result, error) { return WriteRun(dir, runFixture(), o) },
+			[]string{"chart-throughput-items", "chart-throughput-bytes", "chart-kinds", "chart-sizes"}},
+	}
+}
+
+// TestHTMLInChromium renders every report in both languages, opens each in headless
+// Chromium and checks: no console message, no exception, no request but the file itself,
+// every chart laid out and drawn (palette-coloured pixels in its box on the screenshot), and
+// the page prints.
+func TestHTMLInChromium(t *testing.T) {
+	requireChromium(t)
+	b := startBrowser(t)
+	for _, rc := range reportCases() {
+		for _, lang := range Langs {
+			t.Run(rc.name+"/"+string(lang), func(t *testing.T) {
+				dir := filepath.Join(t.TempDir(), string(lang))
+				res, err := rc.write(dir, Options{Lang: lang, Formats: []Format{HTML}, Generated: fixedNow})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(res.MissingKeys) > 0 {
+					t.Errorf("missing message keys: %v", res.MissingKeys)
+				}
+				b.t = t
+				pc := b.load(res.Files[0], 1200)
+				for _, c := range pc.Console {
+					t.Errorf("console: %s", c)
+				}
+				for _, u := range pc.Requests {
+					t.Errorf("the report requested %s (it must need no network and no other file)", u)
+				}
+				if pc.Title == "" {
+					t.Error("no document title")
+				}
+				got := map[string]chartBox{}
+				for _, c := range pc.Charts {
+					got[c.ID] = c
+				}
+				for _, id := range rc.charts {
+					c, ok := got[id]
+					if !ok {
+						t.Errorf("chart %s missing (charts on the page: %v)", id, pc.Charts)
+						continue
+					}
+					if c.W < 300 || c.H < 50 {
+						t.Errorf("chart %s laid out at %.0f×%.0f px", id, c.W, c.H)
+					}
+					if n := chartPixels(pc.Screenshot, c); n < 150 {
+						t.Errorf("chart %s: %d pixels of chart colours in its box on the screenshot: not drawn", id, n)
+					}
+				}
+				if pc.PDF < 5000 {
+					t.Errorf("printed PDF is %d bytes", pc.PDF)
+				}
+			})
+		}
+	}
+}
+
+// TestHostileNamesEscaped: names of folders and people are outside input; in every report
+// they come out as text, never as markup.
+func TestHostileNamesEscaped(t *testing.T) {
+	for _, rc := range reportCases() {
+		dir := t.TempDir()
+		res, err := rc.write(dir, Options{Lang: French, Formats: []Format{HTML, CSV}, Generated: fixedNow})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(res.Files[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		page := string(b)
+		for _, bad := range []string{"<script>console", "<img src=x", "onerror=\"console"} {
+			if strings.Contains(page, bad) {
+				t.Errorf("%s.html holds %q unescaped", rc.name, bad)
+			}
+		}
+		if !strings.Contains(page, "&lt;script&gt;console.error(&#39;xss&#39;)") && !strings.Contains(page, "&lt;script&gt;console.error(&#34;xss&#34;)") {
+			t.Errorf("%s.html does not show the hostile name as text", rc.name)
+		}
+		if strings.Count(page, "<script") > 0 {
+			t.Errorf("%s.html holds a script element", rc.name)
+		}
+		// CSV: a formula-looking name is neutralised.
+		for _, f := range res.Files[1:] {
+			c, _ := os.ReadFile(f)
+			for _, line := range strings.Split(string(c), "\r\n") {
+				for _, field := range strings.Split(line, ";") {
+					if strings.HasPrefix(strings.Trim(field, `"`), "=HYPERLINK") {
+						t.Errorf("%s: formula cell %q", filepath.Base(f), field)
+					}
+				}
+			}
+		}
+	}
+}
