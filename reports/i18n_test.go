@@ -181,7 +181,6 @@ func TestEnumDomains(t *testing.T) {
 	}
 }
 
-
 // TestFormats pins the number, size and date formats of both languages.
 func TestFormats(t *testing.T) {
 	en, _ := NewLocalizer(English, nil)
