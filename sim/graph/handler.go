@@ -136,6 +136,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Body = io.NopCloser(zr)
 		r.Header.Del("Content-Encoding")
 	}
+	if strings.HasPrefix(r.URL.Path, "/reports-download/") {
+		s.serveReportDownload(w, r)
+		return
+	}
 	if r.URL.Path == "/v1.0" || strings.HasPrefix(r.URL.Path, "/v1.0/") {
 		s.serveGraph(w, r, false)
 		return
@@ -172,6 +176,9 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, inner bool) 
 		s.serveBatch(w, r)
 		return
 	}
+	if rt.class == "unknown" && r.Method == http.MethodGet && s.serveReport(w, r) {
+		return
+	}
 	if rt.class == "unknown" {
 		s.graphError(w, r, http.StatusBadRequest, "BadRequest", "Resource not found for the segment '"+lastSegment(r.URL.Path)+"'.")
 		return
@@ -188,6 +195,7 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, inner bool) 
 			s.graphError(w, r, http.StatusNotFound, "ErrorInvalidUser", "The requested user '"+rt.user+"' is invalid.")
 			return
 		}
+		s.countMailbox(u.ID)
 		release, ra, msg := s.lim.acquire(s.clientID + "|" + u.ID)
 		if release == nil {
 			w.Header().Set("Retry-After", strconv.Itoa(int(ra/time.Second)))
@@ -205,6 +213,9 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, inner bool) 
 		}
 	}
 	q := query(r)
+	if s.serveInventory(w, r, q, u, rt) {
+		return
+	}
 	if rt.gw {
 		s.serveGroupware(w, r, q, u, rt)
 		return
@@ -463,7 +474,7 @@ func (s *Server) listFolders(w http.ResponseWriter, r *http.Request, q params, u
 	off = max(off, 0)
 	var vals []any
 	for i := off; i < len(list) && i < off+top; i++ {
-		vals = append(vals, s.selectFields(s.folderJSON(u, list[i]), q))
+		vals = append(vals, s.selectFields(s.folderExtended(s.folderJSON(u, list[i]), u, list[i], q), q))
 	}
 	resp := map[string]any{"@odata.context": s.context("users('" + u.ID + "')/mailFolders"), "value": nonNil(vals)}
 	if off+top < len(list) {

@@ -91,6 +91,8 @@ type Server struct {
 	lim *limiter
 
 	gd gwDeltas // groupware delta sync states
+
+	inv inventory // audit queries and per-mailbox counts (inventory.go)
 }
 
 // Start generates a CA and a server certificate for 127.0.0.1, ::1 and localhost, and serves

@@ -1,0 +1,194 @@
+package audit_test
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bascule-migrate/bascule/extract"
+	exgraph "github.com/bascule-migrate/bascule/extract/graph"
+	"github.com/bascule-migrate/bascule/planner/audit"
+	simgraph "github.com/bascule-migrate/bascule/sim/graph"
+	"github.com/bascule-migrate/bascule/sim/tenant"
+)
+
+const secret = "audit-test-secret"
+
+type graphEnv struct {
+	ten *tenant.Tenant
+	sim *simgraph.Server
+	src *exgraph.Source
+}
+
+func startGraph(t *testing.T, cfg tenant.Config) *graphEnv {
+	t.Helper()
+	ten := tenant.Generate(cfg)
+	sim, err := simgraph.Start(simgraph.Options{Tenant: ten, ClientID: "audit-test", ClientSecret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := sim.WriteCAFile(ca); err != nil {
+		t.Fatal(err)
+	}
+	src, err := exgraph.New(context.Background(), exgraph.Config{Endpoint: sim.GraphEndpoint(), AuthorityHost: sim.AuthorityHost(),
+		TenantID: sim.TenantID(), ClientID: "audit-test", ClientSecret: secret, CAFile: ca, GlobalConcurrency: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &graphEnv{ten: ten, sim: sim, src: src}
+}
+
+// truth is what the tenant really holds, computed from sim/tenant directly.
+type truth struct {
+	kinds   map[string]audit.KindStats
+	folders map[string][2]int64 // mailbox \x00 kind \x00 path → items, bytes
+	series  int64
+	excepts int64
+	over    int64
+}
+
+func tenantTruth(ten *tenant.Tenant, limit int64) truth {
+	tr := truth{kinds: map[string]audit.KindStats{}, folders: map[string][2]int64{}}
+	add := func(mbx, kind string, path []string, items, bytes int64) {
+		k := tr.kinds[kind]
+		k.Items += items
+		k.Bytes += bytes
+		k.Folders++
+		tr.kinds[kind] = k
+		key := mbx + "\x00" + kind + "\x00" + strings.Join(path, "\x00")
+		v := tr.folders[key]
+		tr.folders[key] = [2]int64{v[0] + items, v[1] + bytes}
+	}
+	for _, u := range ten.Users() {
+		msgs := ten.Messages(u.ID)
+		fs := ten.Folders(u.ID)
+		byID := map[string]tenant.Folder{}
+		for _, f := range fs {
+			byID[f.ID] = f
+		}
+		path := func(f tenant.Folder) []string {
+			var p []string
+			for ok := true; ok; f, ok = byID[f.ParentID] {
+				p = append([]string{f.DisplayName}, p...)
+			}
+			return p
+		}
+		for _, f := range fs {
+			var n, b int64
+			for _, m := range msgs {
+				if m.FolderID == f.ID {
+					n++
+					b += m.Size
+					if limit > 0 && m.Size > limit {
+						tr.over++
+					}
+				}
+			}
+			add(u.UPN, audit.KindMail, path(f), n, b)
+		}
+		for _, c := range ten.Calendars(u.ID) {
+			if !strings.EqualFold(c.Owner.Address, u.Mail) && !strings.EqualFold(c.Owner.Address, u.UPN) && c.Owner.Address != "" {
+				continue
+			}
+			evs := ten.Events(u.ID, c.ID)
+			for _, e := range evs {
+				if e.Type == "seriesMaster" {
+					tr.series++
+					tr.excepts += int64(len(e.Exceptions))
+				}
+			}
+			add(u.UPN, audit.KindCalendar, []string{c.Name}, int64(len(evs)), 0)
+		}
+		for _, c := range ten.ContactFolders(u.ID) {
+			add(u.UPN, audit.KindContacts, []string{c.DisplayName}, int64(len(ten.Contacts(u.ID, c.ID))), 0)
+		}
+		for _, l := range ten.TaskLists(u.ID) {
+			if l.WellKnown == "flaggedEmails" {
+				continue // flagged messages, carried by the mail's \Flagged: no collection
+			}
+			add(u.UPN, audit.KindTasks, []string{l.DisplayName}, int64(len(ten.Tasks(u.ID, l.ID))), 0)
+		}
+	}
+	return tr
+}
+
+func reportFolders(rep *audit.Report) map[string][2]int64 {
+	out := map[string][2]int64{}
+	for _, m := range rep.Mailboxes {
+		for _, f := range m.Folders {
+			key := m.Address + "\x00" + f.Kind + "\x00" + strings.Join(f.Path, "\x00")
+			v := out[key]
+			out[key] = [2]int64{v[0] + f.Items, v[1] + f.Bytes}
+		}
+	}
+	return out
+}
+
+func checkTotals(t *testing.T, rep *audit.Report, tr truth) {
+	t.Helper()
+	for _, m := range rep.Mailboxes {
+		if m.Error != "" {
+			t.Errorf("mailbox %s: %s", m.Address, m.Error)
+		}
+	}
+	for _, k := range []string{audit.KindMail, audit.KindCalendar, audit.KindContacts, audit.KindTasks} {
+		if got, want := rep.Totals.Kinds[k], tr.kinds[k]; got != want {
+			t.Errorf("totals %s = %+v, tenant holds %+v", k, got, want)
+		}
+	}
+	got := reportFolders(rep)
+	if len(got) != len(tr.folders) {
+		t.Errorf("%d folders in the report, the tenant has %d", len(got), len(tr.folders))
+	}
+	for k, want := range tr.folders {
+		if got[k] != want {
+			t.Errorf("folder %q = %v, tenant holds %v", strings.ReplaceAll(k, "\x00", "/"), got[k], want)
+		}
+	}
+	if rep.Totals.Series != tr.series || rep.Totals.Exceptions != tr.excepts {
+		t.Errorf("series %d, exceptions %d; the tenant has %d, %d", rep.Totals.Series, rep.Totals.Exceptions, tr.series, tr.excepts)
+	}
+}
+
+func runAudit(t *testing.T, src extract.Source, inv extract.Inventory, set extract.SettingsSource, limit int64, reqs func() (map[string]int64, int64)) *audit.Report {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	rep, err := audit.Run(ctx, audit.Config{Source: src, Inventory: inv, Settings: set, TargetMaxMessageSize: limit,
+		Parallel: 16, Requests: reqs, SourceName: "graph"})
+	if err != nil {
+		t.Fatalf("audit.Run() = %v", err)
+	}
+	return rep
+}
+
+func TestAuditSmallTenantGraph(t *testing.T) {
+	cfg := tenant.Small()
+	cfg.LargeMessages = 2
+	cfg.Messages = 200
+	e := startGraph(t, cfg)
+	const limit = 15 << 20
+	rep := runAudit(t, e.src, e.src, e.src, limit, func() (map[string]int64, int64) {
+		var total int64
+		for _, n := range e.sim.Counts() {
+			total += n
+		}
+		return e.sim.MailboxCounts(), total
+	})
+	tr := tenantTruth(e.ten, limit)
+	checkTotals(t, rep, tr)
+	if rep.Totals.OverLimit != tr.over || tr.over != 2 {
+		t.Errorf("over limit: report %d, tenant %d (want 2)", rep.Totals.OverLimit, tr.over)
+	}
+	if rep.Totals.Rules == 0 || rep.Totals.ByType["shared"] != 1 {
+		t.Errorf("rules %d, types %v", rep.Totals.Rules, rep.Totals.ByType)
+	}
+	t.Logf("requests %d; totals %+v; findings %v", rep.Requests, rep.Totals, rep.Totals.Findings)
+	for _, m := range rep.Mailboxes {
+		t.Logf("%s: %d requests, estimate %+v, largest %d", m.Address, m.Requests, m.Estimate, len(m.Largest))
+	}
+}
