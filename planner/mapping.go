@@ -57,9 +57,36 @@ func columnKey(h string) string {
 // lines starting with '#' are ignored. Every bad line is reported with its number; nothing
 // is returned unless the whole file is valid.
 func ParseMapping(r io.Reader) ([]MappingEntry, error) {
+	out, errs := ParseMappingLines(r)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("the mapping file lists no mailbox")
+	}
+	return out, nil
+}
+
+// LineError is what is wrong with one line of a mapping file.
+type LineError struct {
+	Line int
+	Msg  string
+}
+
+func (e *LineError) Error() string { return fmt.Sprintf("line %d: %s", e.Line, e.Msg) }
+
+func lineErr(line int, format string, args ...any) error {
+	return &LineError{Line: line, Msg: fmt.Sprintf(format, args...)}
+}
+
+// ParseMappingLines is ParseMapping that also returns the good lines of a file with bad
+// ones, so that a caller can check them further and report every problem at once. Each
+// error is a *LineError or a *csv.ParseError (after which nothing more is read), in line
+// order.
+func ParseMappingLines(r io.Reader) ([]MappingEntry, []error) {
 	b, err := io.ReadAll(r)
 	if err != nil {
-		return nil, err
+		return nil, []error{err}
 	}
 	text := strings.TrimPrefix(string(b), "\ufeff") // Excel's UTF-8 BOM
 	sep := ','
@@ -96,14 +123,14 @@ func ParseMapping(r io.Reader) ([]MappingEntry, error) {
 			for i, h := range rec {
 				if c := mappingColumns[columnKey(h)]; c != "" {
 					if _, dup := header[c]; dup {
-						errs = append(errs, fmt.Errorf("line %d: two %s columns (%q)", line, c, h))
+						errs = append(errs, lineErr(line, "two %s columns (%q)", c, h))
 						continue
 					}
 					header[c] = i
 				}
 			}
 			if _, ok := header["source"]; !ok {
-				errs = append(errs, fmt.Errorf("line %d: the header names no source column (want e.g. Source Email,Destination Email[,Wave][,Flags])", line))
+				errs = append(errs, lineErr(line, "the header names no source column (want e.g. Source Email,Destination Email[,Wave][,Flags])"))
 				break
 			}
 			width = len(rec)
@@ -113,7 +140,7 @@ func ParseMapping(r io.Reader) ([]MappingEntry, error) {
 		e := MappingEntry{Line: line}
 		if header != nil {
 			if len(rec) != width {
-				errs = append(errs, fmt.Errorf("line %d: %d fields where the header has %d", line, len(rec), width))
+				errs = append(errs, lineErr(line, "%d fields where the header has %d", len(rec), width))
 				continue
 			}
 			get := func(c string) string {
@@ -127,14 +154,14 @@ func ParseMapping(r io.Reader) ([]MappingEntry, error) {
 			if w := strings.TrimSpace(get("wave")); w != "" {
 				n, err := strconv.Atoi(w)
 				if err != nil || n < 1 || n > 10000 {
-					errs = append(errs, fmt.Errorf("line %d: wave %q is not a wave number (1, 2, 3…)", line, w))
+					errs = append(errs, lineErr(line, "wave %q is not a wave number (1, 2, 3…)", w))
 					continue
 				}
 				e.Wave = n
 			}
 		} else {
 			if len(rec) < 1 || len(rec) > 3 {
-				errs = append(errs, fmt.Errorf("line %d: want source,target[,password], got %d fields (or give a header line: Source Email,Destination Email,Wave,Flags)", line, len(rec)))
+				errs = append(errs, lineErr(line, "want source,target[,password], got %d fields (or give a header line: Source Email,Destination Email,Wave,Flags)", len(rec)))
 				continue
 			}
 			e.Source = strings.TrimSpace(rec[0])
@@ -146,32 +173,26 @@ func ParseMapping(r io.Reader) ([]MappingEntry, error) {
 			}
 		}
 		if e.Source == "" {
-			errs = append(errs, fmt.Errorf("line %d: source address empty", line))
+			errs = append(errs, lineErr(line, "source address empty"))
 			continue
 		}
 		if a, err := mail.ParseAddress(e.Source); err != nil || !strings.Contains(e.Source, "@") || a.Address != e.Source {
-			errs = append(errs, fmt.Errorf("line %d: %q is not a mailbox address", line, e.Source))
+			errs = append(errs, lineErr(line, "%q is not a mailbox address", e.Source))
 			continue
 		}
 		if strings.ContainsFunc(e.Target, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
-			errs = append(errs, fmt.Errorf("line %d: destination login %q contains a space or control character", line, e.Target))
+			errs = append(errs, lineErr(line, "destination login %q contains a space or control character", e.Target))
 			continue
 		}
 		key := strings.ToLower(e.Source)
 		if prev, dup := seen[key]; dup {
-			errs = append(errs, fmt.Errorf("line %d: %s is already mapped on line %d", line, e.Source, prev))
+			errs = append(errs, lineErr(line, "%s is already mapped on line %d", e.Source, prev))
 			continue
 		}
 		seen[key] = line
 		out = append(out, e)
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	if len(out) == 0 {
-		return nil, errors.New("the mapping file lists no mailbox")
-	}
-	return out, nil
+	return out, errs
 }
 
 // isHeader says whether the first record is a header: no field of it is an address.

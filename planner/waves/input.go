@@ -1,15 +1,19 @@
 package waves
 
 import (
+	"cmp"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/mail"
+	"slices"
 	"strings"
 
 	"github.com/bascule-migrate/bascule/model"
 	"github.com/bascule-migrate/bascule/planner"
+	"github.com/bascule-migrate/bascule/planner/audit"
 )
 
 // Inventory is what is known of the source before planning: its mailboxes with their
@@ -77,66 +81,73 @@ func KindOf(scope, role string) EdgeKind {
 	return EdgeOther
 }
 
-// auditReport is the part of an audit report (planner/audit.Report, `bascule audit
-// --output json`) the planner reads.
-type auditReport struct {
-	Schema    int `json:"schema"`
-	Mailboxes []struct {
-		Address  string `json:"address"`
-		Type     string `json:"type"`
-		Items    int64  `json:"items"`
-		Bytes    int64  `json:"bytes"`
-		Estimate struct {
-			Seconds float64 `json:"seconds"`
-		} `json:"estimate"`
-		DelegationsOut []auditDelegation `json:"delegations_out"`
-		DelegationsIn  []auditDelegation `json:"delegations_in"`
-	} `json:"mailboxes"`
-	Options struct {
-		Model struct {
-			MessagesPerSecond float64 `json:"messages_per_second"`
-			BytesPerSecond    float64 `json:"bytes_per_second"`
-		} `json:"model"`
-	} `json:"options"`
-}
-
-type auditDelegation struct {
-	Owner   string `json:"owner"`
-	Grantee string `json:"grantee"`
-	Scope   string `json:"scope"`
-	Role    string `json:"role"`
-}
-
 // Throughput is one worker's aggregate rate as an audit's model states it (0 = unknown).
 type Throughput struct {
 	ItemsPerSecond, BytesPerSecond float64
 }
 
-// ReadAudit reads an audit report (JSON, as `bascule audit --output json` writes it): every
-// mailbox with its type, items, bytes and estimate, and the delegations in and out as
-// links. It also returns the throughput model the audit's estimates used.
-func ReadAudit(r io.Reader) (*Inventory, Throughput, error) {
-	var a auditReport
-	dec := json.NewDecoder(r)
-	if err := dec.Decode(&a); err != nil {
-		return nil, Throughput{}, fmt.Errorf("not an audit report (bascule audit --output json): %w", err)
-	}
-	if a.Schema != 1 {
-		return nil, Throughput{}, fmt.Errorf("audit report schema %d: this bascule reads schema 1 (run the audit again with this version)", a.Schema)
-	}
+// FromAudit makes the inventory from an audit: every mailbox with its type, items, bytes
+// and estimate, and its delegations in and out as links. It also returns the throughput
+// model the audit's estimates used. A mailbox the audit could not read (Error set) is
+// kept with what the audit has.
+func FromAudit(r *audit.Report) (*Inventory, Throughput) {
 	inv := &Inventory{Sized: true, Mailboxes: map[string]Mailbox{}}
-	for _, m := range a.Mailboxes {
+	for _, m := range r.Mailboxes {
 		if m.Address == "" {
 			continue
 		}
 		inv.AddMailbox(Mailbox{Source: m.Address, Type: m.Type, Items: m.Items, Bytes: m.Bytes, EstimateSeconds: m.Estimate.Seconds})
-		for _, d := range append(m.DelegationsOut, m.DelegationsIn...) {
+		for _, d := range append(slices.Clone(m.DelegationsOut), m.DelegationsIn...) {
 			if e, ok := edgeOf(d.Owner, d.Grantee, d.Scope, d.Role, false); ok {
 				inv.Edges = append(inv.Edges, e)
 			}
 		}
 	}
-	return inv, Throughput{ItemsPerSecond: a.Options.Model.MessagesPerSecond, BytesPerSecond: a.Options.Model.BytesPerSecond}, nil
+	return inv, Throughput{ItemsPerSecond: r.Options.Model.MessagesPerSecond, BytesPerSecond: r.Options.Model.BytesPerSecond}
+}
+
+// ReadAudit reads an audit report (JSON, as `bascule audit --output json` writes it) and
+// makes the inventory from it (FromAudit).
+func ReadAudit(rd io.Reader) (*Inventory, Throughput, error) {
+	var r audit.Report
+	if err := json.NewDecoder(rd).Decode(&r); err != nil {
+		return nil, Throughput{}, fmt.Errorf("not an audit report (bascule audit --output json writes them): %w", err)
+	}
+	if r.Schema != audit.SchemaVersion {
+		return nil, Throughput{}, fmt.Errorf("audit report schema %d: this bascule reads schema %d (run the audit again with this version)", r.Schema, audit.SchemaVersion)
+	}
+	inv, tp := FromAudit(&r)
+	return inv, tp, nil
+}
+
+// ReadMapping reads a mapping file (planner.ParseMappingLines: the migrators' CSV, BOM and
+// ';' accepted) and checks it against the inventory (Mailboxes), reporting every bad line
+// of both checks at once, in line order. Nothing is returned unless the whole file is
+// valid.
+func ReadMapping(r io.Reader, inv *Inventory) ([]Mailbox, error) {
+	entries, errs := planner.ParseMappingLines(r)
+	mbs, more := check(inv, entries)
+	errs = append(errs, more...)
+	if len(errs) > 0 {
+		slices.SortStableFunc(errs, func(a, b error) int { return cmp.Compare(errLine(a), errLine(b)) })
+		return nil, errors.Join(errs...)
+	}
+	if len(mbs) == 0 {
+		return nil, errors.New("the mapping file lists no mailbox")
+	}
+	return mbs, nil
+}
+
+func errLine(err error) int {
+	var le *planner.LineError
+	var pe *csv.ParseError
+	switch {
+	case errors.As(err, &le):
+		return le.Line
+	case errors.As(err, &pe):
+		return pe.StartLine
+	}
+	return 0
 }
 
 // Mailboxes checks the mapping against the inventory, line by line, and returns the
@@ -144,6 +155,21 @@ func ReadAudit(r io.Reader) (*Inventory, Throughput, error) {
 // it has a directory), every destination login must be given, valid and used once. Every
 // bad line is reported; nothing is returned unless the whole mapping is valid.
 func Mailboxes(inv *Inventory, mapping []planner.MappingEntry) ([]Mailbox, error) {
+	out, errs := check(inv, mapping)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("the mapping file lists no mailbox")
+	}
+	return out, nil
+}
+
+func lineErr(line int, format string, args ...any) error {
+	return &planner.LineError{Line: line, Msg: fmt.Sprintf(format, args...)}
+}
+
+func check(inv *Inventory, mapping []planner.MappingEntry) ([]Mailbox, []error) {
 	var errs []error
 	targets := map[string]int{}
 	out := make([]Mailbox, 0, len(mapping))
@@ -155,24 +181,24 @@ func Mailboxes(inv *Inventory, mapping []planner.MappingEntry) ([]Mailbox, error
 				m.Source = known.Source
 				m.Type, m.Items, m.Bytes, m.EstimateSeconds = known.Type, known.Items, known.Bytes, known.EstimateSeconds
 			} else {
-				errs = append(errs, fmt.Errorf("line %d: source %s is not a mailbox of the source tenant (not in the audit or mailboxes.csv)", e.Line, e.Source))
+				errs = append(errs, lineErr(e.Line, "source %s is not a mailbox of the source tenant (not in the audit or mailboxes.csv)", e.Source))
 				bad = true
 			}
 		}
 		switch {
 		case e.Target == "":
-			errs = append(errs, fmt.Errorf("line %d: destination login empty (write the target login, or the source address to keep it)", e.Line))
+			errs = append(errs, lineErr(e.Line, "destination login empty (write the target login, or the source address to keep it)"))
 			bad = true
 		case strings.Contains(e.Target, "@"):
 			if a, err := mail.ParseAddress(e.Target); err != nil || a.Address != e.Target {
-				errs = append(errs, fmt.Errorf("line %d: destination %q is not a valid address", e.Line, e.Target))
+				errs = append(errs, lineErr(e.Line, "destination %q is not a valid address", e.Target))
 				bad = true
 			}
 		}
 		if e.Target != "" {
 			k := strings.ToLower(e.Target)
 			if prev, dup := targets[k]; dup {
-				errs = append(errs, fmt.Errorf("line %d: destination %s is already the destination of line %d (two mailboxes cannot merge into one)", e.Line, e.Target, prev))
+				errs = append(errs, lineErr(e.Line, "destination %s is already the destination of line %d (two mailboxes cannot merge into one)", e.Target, prev))
 				bad = true
 			} else {
 				targets[k] = e.Line
@@ -182,11 +208,5 @@ func Mailboxes(inv *Inventory, mapping []planner.MappingEntry) ([]Mailbox, error
 			out = append(out, m)
 		}
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	if len(out) == 0 {
-		return nil, errors.New("the mapping file lists no mailbox")
-	}
-	return out, nil
+	return out, errs
 }

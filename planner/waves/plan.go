@@ -209,6 +209,9 @@ const (
 	// FindingOverlap: with --every, a wave starts before the one before it is estimated
 	// to end.
 	FindingOverlap = "waves-overlap"
+	// FindingExportProblem: a line of Exchange's permission exports could not be read or
+	// resolved (a link may be missing).
+	FindingExportProblem = "exchange-export-problem"
 )
 
 // Wave returns wave n (1-based) or nil.

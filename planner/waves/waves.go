@@ -543,16 +543,29 @@ func load(b *bin, sized bool) float64 {
 
 func seconds(s float64) time.Duration { return time.Duration(math.Round(s)) * time.Second }
 
-// human writes a duration in seconds as "2h30m", "45m", "12s".
-func human(s float64) string {
+// human writes a duration in seconds as "2h30m", "48h", "45m", "12s".
+func human(s float64) string { return FormatSeconds(s) }
+
+// FormatSeconds writes a duration in seconds the way the schedule shows it: "2h30m",
+// "48h", "45m", "12s" (minutes from an hour up, seconds below).
+func FormatSeconds(s float64) string {
 	d := seconds(s)
 	switch {
 	case d >= time.Hour:
-		return strings.TrimSuffix(d.Truncate(time.Minute).String(), "0s")
+		d = d.Round(time.Minute)
+		h, m := d/time.Hour, (d%time.Hour)/time.Minute
+		if m == 0 {
+			return fmt.Sprintf("%dh", h)
+		}
+		return fmt.Sprintf("%dh%02dm", h, m)
 	case d >= time.Minute:
-		return strings.TrimSuffix(d.Truncate(time.Second).String(), "0s")
+		m, sec := d/time.Minute, (d%time.Minute)/time.Second
+		if sec == 0 {
+			return fmt.Sprintf("%dm", m)
+		}
+		return fmt.Sprintf("%dm%02ds", m, sec)
 	}
-	return d.String()
+	return fmt.Sprintf("%ds", d/time.Second)
 }
 
 func sources(ms []Mailbox) []string {
