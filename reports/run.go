@@ -113,7 +113,7 @@ type RunFailure struct {
 // items' last update times. RunID 0 gathers items done outside any recorded run window.
 type RunSeries struct {
 	RunID         int64             `json:"run_id"`
-	BucketSeconds int64             `json:"bucket_seconds"`
+	BucketSeconds float64           `json:"bucket_seconds"`
 	Points        []ThroughputPoint `json:"points"`
 }
 
@@ -260,7 +260,7 @@ func (b *runBuilder) add(m state.Mailbox, folders []state.Folder, items []state.
 }
 
 // bucketSizes are the throughput bucket widths tried, smallest first.
-var bucketSizes = []time.Duration{time.Second, 5 * time.Second, 10 * time.Second, 30 * time.Second, time.Minute,
+var bucketSizes = []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 500 * time.Millisecond, time.Second, 5 * time.Second, 10 * time.Second, 30 * time.Second, time.Minute,
 	5 * time.Minute, 10 * time.Minute, 15 * time.Minute, 30 * time.Minute, time.Hour, 2 * time.Hour, 6 * time.Hour,
 	12 * time.Hour, 24 * time.Hour, 7 * 24 * time.Hour}
 
@@ -280,7 +280,7 @@ func series(runID int64, pts []doneAt) RunSeries {
 	}
 	start := first.Truncate(w)
 	n := int(last.Sub(start)/w) + 1
-	s := RunSeries{RunID: runID, BucketSeconds: int64(w / time.Second), Points: make([]ThroughputPoint, n)}
+	s := RunSeries{RunID: runID, BucketSeconds: w.Seconds(), Points: make([]ThroughputPoint, n)}
 	for i := range s.Points {
 		s.Points[i].Start = start.Add(time.Duration(i) * w)
 	}
@@ -313,15 +313,23 @@ func (b *runBuilder) finish() *RunReport {
 	// Throughput: each item done goes to the run whose window holds its time (the newest
 	// such run), else to run 0.
 	byRun := map[int64][]doneAt{}
+	within := func(t time.Time, r RunInfo, slack time.Duration) bool {
+		end := r.Finished
+		if end.IsZero() {
+			end = b.rep.Generated
+		}
+		return !t.Before(r.Started.Add(-slack)) && !t.After(end.Add(slack))
+	}
 	for _, d := range b.done {
 		var id int64
-		for _, r := range b.rep.Runs { // newest first
-			end := r.Finished
-			if end.IsZero() {
-				end = b.rep.Generated
+		for _, slack := range []time.Duration{0, time.Second} {
+			for _, r := range b.rep.Runs { // newest first
+				if within(d.t, r, slack) {
+					id = r.ID
+					break
+				}
 			}
-			if !d.t.Before(r.Started.Truncate(time.Second)) && !d.t.After(end.Add(time.Second)) {
-				id = r.ID
+			if id != 0 {
 				break
 			}
 		}

@@ -35,11 +35,11 @@ func (l *Localizer) enum(prefix, code string) string {
 }
 
 // rate is n per minute over a bucket of sec seconds.
-func perMinute(n int64, sec int64) float64 {
+func perMinute(n int64, sec float64) float64 {
 	if sec <= 0 {
 		return 0
 	}
-	return float64(n) * 60 / float64(sec)
+	return float64(n) * 60 / sec
 }
 
 // shortTime formats an axis tick: the time of day when the span is under two days, else the
@@ -48,6 +48,9 @@ func (l *Localizer) axisTime(span time.Duration) func(time.Time) string {
 	return func(t time.Time) string {
 		t = t.In(l.loc)
 		if span < 36*time.Hour {
+			if span < 10*time.Second {
+				return t.Format("15:04:05.0")
+			}
 			if span < 5*time.Minute {
 				return t.Format("15:04:05")
 			}
@@ -128,12 +131,13 @@ func runDocument(l *Localizer, rep *RunReport, o Options) *document {
 			items = append(items, Point{p.Start, perMinute(p.Items, s.BucketSeconds)})
 			mib = append(mib, Point{p.Start, perMinute(p.Bytes, s.BucketSeconds) / (1 << 20)})
 		}
-		span := time.Duration(len(s.Points)) * time.Duration(s.BucketSeconds) * time.Second
+		step := time.Duration(s.BucketSeconds * float64(time.Second))
+		span := time.Duration(len(s.Points)) * step
 		tf := l.axisTime(span)
 		if s.RunID > 0 {
-			thr.Intro = l.T("run.throughput.intro", s.RunID, l.Duration(time.Duration(s.BucketSeconds)*time.Second))
+			thr.Intro = l.T("run.throughput.intro", s.RunID, l.Duration(step))
 		} else {
-			thr.Intro = l.T("run.throughput.intro_norun", l.Duration(time.Duration(s.BucketSeconds)*time.Second))
+			thr.Intro = l.T("run.throughput.intro_norun", l.Duration(step))
 		}
 		thr.Charts = append(thr.Charts,
 			LineChart("chart-throughput-items", l.T("run.chart.items_per_minute"), l.T("chart.nodata"), items, colBlue, l.Num, tf),
@@ -259,7 +263,11 @@ func runDocument(l *Localizer, rep *RunReport, o Options) *document {
 	tcsv := csvTable{Name: "throughput", Head: []string{l.T("col.run"), l.T("col.bucket_start"), l.T("col.bucket_seconds"), l.T("col.items"), l.T("col.bytes")}}
 	for _, s := range rep.Throughput {
 		for _, p := range s.Points {
-			tcsv.Rows = append(tcsv.Rows, []string{c.int(s.RunID), c.time(p.Start), c.int(s.BucketSeconds), c.int(p.Items), c.int(p.Bytes)})
+			start := c.time(p.Start)
+			if s.BucketSeconds < 1 {
+				start = p.Start.In(c.loc).Format("2006-01-02 15:04:05.000")
+			}
+			tcsv.Rows = append(tcsv.Rows, []string{c.int(s.RunID), start, c.num(s.BucketSeconds, 1), c.int(p.Items), c.int(p.Bytes)})
 		}
 	}
 	d.CSV = append(d.CSV, tcsv)

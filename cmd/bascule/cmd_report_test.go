@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/bascule-migrate/bascule/state"
+	"github.com/bascule-migrate/bascule/state/sqlite"
+)
+
+func TestReportCommand(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db := filepath.Join(dir, "s.db")
+	st, err := sqlite.Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := st.BeginRun(ctx, "migrate")
+	st.PutMailbox(ctx, state.Mailbox{ID: "m1", Address: "anne@example.fr", Target: "anne", Status: "done"})         //nolint:errcheck
+	st.PutFolder(ctx, state.Folder{Mailbox: "m1", ID: "f1", Path: "Boîte de réception", Target: "INBOX"})           //nolint:errcheck
+	st.PutItems(ctx, []state.Item{{Mailbox: "m1", ID: "i1", FolderID: "f1", Status: state.StatusDone, Size: 1234}}) //nolint:errcheck
+	st.FinishRun(ctx, state.Run{ID: id, Status: "done", Written: 1})                                                //nolint:errcheck
+	st.Close()
+
+	out := filepath.Join(dir, "rapports")
+	code, text := run(t, "report", "--kind", "run", "--state", db, "--lang", "fr", "--dir", out, "--output", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, text)
+	}
+	var res struct{ Files []string }
+	if err := json.Unmarshal([]byte(text), &res); err != nil || len(res.Files) < 3 {
+		t.Fatalf("output %q: %v", text, err)
+	}
+	page, err := os.ReadFile(filepath.Join(out, "run.html"))
+	if err != nil || !strings.Contains(string(page), "Rapport d’exécution") || !strings.Contains(string(page), "anne@example.fr") {
+		t.Fatalf("run.html: %v", err)
+	}
+	csv, _ := os.ReadFile(filepath.Join(out, "run-mailboxes.csv"))
+	if !strings.HasPrefix(string(csv), "\uFEFF") || !strings.Contains(string(csv), ";") {
+		t.Errorf("run-mailboxes.csv is not BOM + ';' for French: %q", csv)
+	}
+	// The JSON written can be read back with --from.
+	code, text = run(t, "report", "--kind", "run", "--from", filepath.Join(out, "run.json"), "--format", "html", "--dir", filepath.Join(dir, "again"))
+	if code != 0 || !strings.Contains(text, "run.html") {
+		t.Fatalf("--from run.json: exit %d: %s", code, text)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"report", "--kind", "run", "--state", db, "--lang", "de"}, "use en or fr"},
+		{[]string{"report", "--kind", "run", "--state", db, "--format", "pdf"}, "use html, csv, json or all"},
+		{[]string{"report", "--kind", "run", "--state", db, "--csv-sep", "|"}, "--csv-sep must be"},
+		{[]string{"report", "--kind", "run", "--state", filepath.Join(dir, "none.db")}, "no state file"},
+		{[]string{"report", "--kind", "nope"}, "--kind must be"},
+		{[]string{"report", "--kind", "run", "--from", db}, "is not JSON"},
+	} {
+		code, text := run(t, c.args...)
+		if code != exitConfig || !strings.Contains(text, c.want) {
+			t.Errorf("%v: exit %d, %q; want exit %d and %q", c.args, code, text, exitConfig, c.want)
+		}
+	}
+}
