@@ -272,10 +272,19 @@ func (e *gwEnv) sourceOccurrences(u tenant.User) (occs []occurrence, events int)
 	}
 	for _, raw := range e.graphList("/users/" + u.ID + "/calendars") {
 		var c struct {
-			ID string `json:"id"`
+			ID    string `json:"id"`
+			Owner struct {
+				Address string `json:"address"`
+			} `json:"owner"`
+			IsDefault bool `json:"isDefaultCalendar"`
 		}
 		json.Unmarshal(raw, &c)
-		cals = append(cals, c)
+		if !c.IsDefault && c.Owner.Address != "" && !strings.EqualFold(c.Owner.Address, u.Mail) {
+			continue // shared by its owner: migrated with the owner's mailbox
+		}
+		cals = append(cals, struct {
+			ID string `json:"id"`
+		}{c.ID})
 	}
 	for _, c := range cals {
 		for _, raw := range e.graphList("/users/" + u.ID + "/calendars/" + c.ID + "/events?$top=100") {

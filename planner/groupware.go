@@ -116,7 +116,11 @@ func (m *mailboxRun) migrateGroupware(ctx context.Context) error {
 	for _, c := range cols {
 		path := string(c.Kind) + ": " + c.Name
 		if c.Owner != "" {
-			path += " (" + c.Owner + ")"
+			// Somebody else's calendar shared with this mailbox: it is migrated with its
+			// owner's mailbox, and the sharing follows with the permissions. A copy here
+			// would be a stale duplicate.
+			m.r.opts.Logger.Debug("shared collection left to its owner", "mailbox", m.mbx.Address, "collection", path+" ("+c.Owner+")")
+			continue
 		}
 		prev, perr := m.r.store.Folder(ctx, m.mbx.ID, c.ID)
 		if perr != nil && !errors.Is(perr, model.ErrNotFound) {

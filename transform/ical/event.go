@@ -397,6 +397,10 @@ func (b *builder) vevent(ev models.Eventable, uid string) *ics.Component {
 	}
 	rsvp := boolv(ev.GetResponseRequested())
 	seen := map[string]bool{}
+	// Attendees are written required first, then optional, then resources, each in the
+	// source's order: the order Exchange keeps them in (EWS lists them so), whatever order
+	// Graph was given them in, so that one event reads the same through either.
+	var attendees [3][]*ics.Prop
 	for _, a := range ev.GetAttendees() {
 		if a == nil || a.GetEmailAddress() == nil {
 			continue
@@ -416,13 +420,13 @@ func (b *builder) vevent(ev models.Eventable, uid string) *ics.Component {
 		if name != "" {
 			p.Params.Set(ics.ParamCommonName, name)
 		}
-		role := "REQ-PARTICIPANT"
+		role, rank := "REQ-PARTICIPANT", 0
 		if t := a.GetTypeEscaped(); t != nil {
 			switch t.String() {
 			case "optional":
-				role = "OPT-PARTICIPANT"
+				role, rank = "OPT-PARTICIPANT", 1
 			case "resource":
-				role = "NON-PARTICIPANT"
+				role, rank = "NON-PARTICIPANT", 2
 				p.Params.Set(ics.ParamCalendarUserType, "RESOURCE")
 			}
 		}
@@ -440,7 +444,12 @@ func (b *builder) vevent(ev models.Eventable, uid string) *ics.Component {
 		// Migrating must not send invitations: the server leaves scheduling to the client.
 		p.Params.Set("SCHEDULE-AGENT", "CLIENT")
 		p.Value = addr
-		c.Props.Add(p)
+		attendees[rank] = append(attendees[rank], p)
+	}
+	for _, ps := range attendees {
+		for _, p := range ps {
+			c.Props.Add(p)
+		}
 	}
 
 	if boolv(ev.GetIsReminderOn()) {
