@@ -303,5 +303,3 @@ func sieveSignature(t *testing.T, d *testenv.DovecotServer, login string) []stri
 	}
 	return out
 }
-
-
