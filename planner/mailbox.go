@@ -66,6 +66,7 @@ type job struct {
 
 func (m *mailboxRun) run(ctx context.Context) {
 	o := &m.r.opts
+	m.observe()
 	log := o.Logger.With("mailbox", m.mbx.Address)
 	if err := m.r.store.PutMailbox(ctx, state.Mailbox{ID: m.mbx.ID, Address: m.mbx.Address, Target: m.mbx.Target, Status: "running"}); err != nil {
 		m.storeFailed(err)
