@@ -192,3 +192,70 @@ func TestAuditSmallTenantGraph(t *testing.T) {
 		t.Logf("%s: %d requests, estimate %+v, largest %d", m.Address, m.Requests, m.Estimate, len(m.Largest))
 	}
 }
+
+// graphBound is the documented per-mailbox request bound of a Graph audit (docs/AUDIT.md):
+// 10 + P + 3·CF + 2·CAL + TL + Σ ⌈G/100⌉, with P the mail folders that have subfolders,
+// CF the contact folders, CAL the calendars, TL the task lists and G the permissions of each
+// calendar the mailbox owns (one page per 100, at least one).
+func graphBound(ten *tenant.Tenant, u tenant.User) int64 {
+	var p, perms int64
+	fs := ten.Folders(u.ID)
+	parents := map[string]bool{}
+	for _, f := range fs {
+		parents[f.ParentID] = true
+	}
+	for _, f := range fs {
+		if parents[f.ID] {
+			p++
+		}
+	}
+	cals := ten.Calendars(u.ID)
+	for _, k := range cals {
+		if k.Owner.Address == "" || strings.EqualFold(k.Owner.Address, u.Mail) {
+			ps, _ := ten.CalendarPermissions(u.ID, k.ID)
+			perms += max(1, (int64(len(ps))+99)/100)
+		}
+	}
+	cf := int64(len(ten.ContactFolders(u.ID)))
+	return 10 + p + 3*cf + 2*int64(len(cals)) + int64(len(ten.TaskLists(u.ID))) + perms
+}
+
+// TestAuditThousandMailboxesGraph is the acceptance test of issue 6: a 1,000-mailbox tenant
+// is audited from folder statistics within the documented per-mailbox request bound, and
+// its totals equal the tenant's.
+func TestAuditThousandMailboxesGraph(t *testing.T) {
+	if testing.Short() {
+		t.Skip("1,000 mailboxes: not in -short")
+	}
+	e := startGraph(t, tenant.Config{Seed: 6, Users: 999, Messages: 3000, LargeMessages: 0, MaxAttachment: 64 << 10})
+	e.sim.ResetCounts()
+	e.sim.ResetMailboxCounts()
+	const limit = 100 << 10
+	start := time.Now()
+	rep := runAudit(t, e.src, e.src, e.src, limit, func() (map[string]int64, int64) {
+		var total int64
+		for _, n := range e.sim.Counts() {
+			total += n
+		}
+		return e.sim.MailboxCounts(), total
+	})
+	t.Logf("audit of %d mailboxes: %v, %d requests", len(rep.Mailboxes), time.Since(start), rep.Requests)
+	if len(rep.Mailboxes) != 1000 {
+		t.Fatalf("%d mailboxes audited, want 1000", len(rep.Mailboxes))
+	}
+	tr := tenantTruth(e.ten, limit)
+	checkTotals(t, rep, tr)
+	if rep.Totals.OverLimit != tr.over {
+		t.Errorf("over limit: report %d, tenant %d", rep.Totals.OverLimit, tr.over)
+	}
+	counts := e.sim.MailboxCounts()
+	var most int64
+	for _, u := range e.ten.Users() {
+		n, bound := counts[u.ID], graphBound(e.ten, u)
+		if n == 0 || n > bound {
+			t.Errorf("%s: %d requests, bound %d", u.UPN, n, bound)
+		}
+		most = max(most, n)
+	}
+	t.Logf("most requests for one mailbox: %d", most)
+}

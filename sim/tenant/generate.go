@@ -3,6 +3,7 @@ package tenant
 import (
 	"math/rand/v2"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -107,6 +108,10 @@ func Generate(cfg Config) *Tenant {
 		local := p.local
 		if i >= len(people) {
 			local = p.local + string(rune('0'+(i/len(people))%10)) + string(rune('0'+i%10))
+		}
+		if i >= 10*len(people) {
+			// Beyond 120 users the two digits above repeat: the whole index keeps UPNs unique.
+			local = p.local + strconv.Itoa(i)
 		}
 		t.addBox(User{UPN: local + "@" + domain, DisplayName: p.name, Purpose: "user", Language: p.lang})
 	}
