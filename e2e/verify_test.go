@@ -30,10 +30,10 @@ type verifyEnv struct {
 	dc *testenv.DovecotServer
 }
 
-func newVerifyEnv(t *testing.T) *verifyEnv {
+func newVerifyEnv(t *testing.T, server string) *verifyEnv {
 	cfg := gwTenant()
 	cfg.Messages = 40
-	e := &verifyEnv{gwEnv: newGWEnv(t, "radicale", cfg)}
+	e := &verifyEnv{gwEnv: newGWEnv(t, server, cfg)}
 	var logins []string
 	for _, l := range e.login {
 		logins = append(logins, l)
@@ -93,7 +93,13 @@ type injected struct {
 // flag changed, an occurrence removed (EXDATE added to a stored series), a contact's name
 // changed — and verify reports each of them, with its kind and item, and nothing else.
 func TestVerify(t *testing.T) {
-	e := newVerifyEnv(t)
+	for _, server := range []string{"radicale", "cyrus"} {
+		t.Run(server, func(t *testing.T) { testVerify(t, server) })
+	}
+}
+
+func testVerify(t *testing.T, server string) {
+	e := newVerifyEnv(t, server)
 	r := e.exec(e.args("migrate", "--output", "json")...)
 	if r.code != 0 {
 		t.Fatalf("migrate exit %d\n%s\n%s", r.code, tail(r.stdout, 4000), tail(r.stderr, 4000))

@@ -92,9 +92,23 @@ func normProps(ps []ical.Prop) string {
 	for _, p := range ps {
 		vs = append(vs, normProp(p))
 	}
+	if len(ps) > 0 && listProps[ps[0].Name] {
+		// One property with a comma list or several properties (Cyrus splits them): the
+		// same set of values.
+		var all []string
+		for _, v := range vs {
+			all = append(all, strings.Split(v, ",")...)
+		}
+		sort.Strings(all)
+		return strings.Join(all, ",")
+	}
 	sort.Strings(vs)
 	return strings.Join(vs, " | ")
 }
+
+// listProps are the properties whose values form one list however they are split.
+var listProps = map[string]bool{ical.PropCategories: true, ical.PropResources: true,
+	ical.PropExceptionDates: true, ical.PropRecurrenceDates: true}
 
 func normProp(p ical.Prop) string {
 	switch p.Name {
@@ -127,7 +141,7 @@ func normProp(p ical.Prop) string {
 		if t, err := p.Text(); err == nil {
 			return strings.ReplaceAll(t, "\r\n", "\n")
 		}
-	case ical.PropCategories:
+	case ical.PropCategories, ical.PropResources:
 		var cs []string
 		for _, c := range strings.Split(p.Value, ",") {
 			cs = append(cs, strings.TrimSpace(c))
