@@ -1,0 +1,254 @@
+package imap
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/emersion/go-imap/v2"
+
+	"github.com/bascule-migrate/bascule/model"
+)
+
+// specialUse maps SPECIAL-USE attributes (RFC 6154) to well-known folders.
+var specialUse = map[imap.MailboxAttr]string{
+	imap.MailboxAttrSent:    model.WellKnownSentItems,
+	imap.MailboxAttrDrafts:  model.WellKnownDrafts,
+	imap.MailboxAttrTrash:   model.WellKnownDeletedItems,
+	imap.MailboxAttrJunk:    model.WellKnownJunkEmail,
+	imap.MailboxAttrArchive: model.WellKnownArchive,
+}
+
+// usualNames are the top-level names that give a folder its role on servers without
+// SPECIAL-USE (Exchange's IMAP among them), compared case-insensitively.
+var usualNames = map[string]string{
+	"sent": model.WellKnownSentItems, "sent items": model.WellKnownSentItems, "sent messages": model.WellKnownSentItems,
+	"sent mail": model.WellKnownSentItems, "éléments envoyés": model.WellKnownSentItems,
+	"drafts": model.WellKnownDrafts, "brouillons": model.WellKnownDrafts,
+	"trash": model.WellKnownDeletedItems, "deleted items": model.WellKnownDeletedItems,
+	"deleted messages": model.WellKnownDeletedItems, "éléments supprimés": model.WellKnownDeletedItems, "corbeille": model.WellKnownDeletedItems,
+	"junk": model.WellKnownJunkEmail, "junk email": model.WellKnownJunkEmail, "junk e-mail": model.WellKnownJunkEmail,
+	"spam": model.WellKnownJunkEmail, "courrier indésirable": model.WellKnownJunkEmail,
+	"archive": model.WellKnownArchive, "archives": model.WellKnownArchive,
+	"outbox": model.WellKnownOutbox, "boîte d'envoi": model.WellKnownOutbox,
+}
+
+type listed struct {
+	name     string
+	path     []string
+	attrs    []imap.MailboxAttr
+	noselect bool
+	total    int64
+}
+
+// Folders lists the folders of the personal namespace, parents before children (INBOX first).
+// Folders of other users and shared namespaces are left out, and so are virtual folders
+// (\All, \Flagged) whose messages live elsewhere too. A folder's id is its name on the server.
+func (s *Source) Folders(ctx context.Context, mbx model.Mailbox) ([]model.Folder, error) {
+	p := s.pool(mbx)
+	c, err := p.acquire(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	defer p.release(c)
+	stop := c.watch(ctx)
+	defer stop()
+
+	prefix, delim := "", rune(0)
+	var others []string
+	if c.caps.Has(imap.CapNamespace) {
+		ns, err := c.c.Namespace().Wait()
+		if err != nil {
+			return nil, c.classify(err, "NAMESPACE")
+		}
+		if len(ns.Personal) > 0 {
+			prefix, delim = ns.Personal[0].Prefix, ns.Personal[0].Delim
+		}
+		for _, d := range append(slices.Clone(ns.Other), ns.Shared...) {
+			if d.Prefix != "" {
+				others = append(others, d.Prefix)
+			}
+		}
+	}
+	var opts *imap.ListOptions
+	if c.caps.Has(imap.CapListStatus) {
+		opts = &imap.ListOptions{ReturnStatus: &imap.StatusOptions{NumMessages: true}}
+	}
+	if c.caps.Has(imap.CapListExtended) && c.caps.Has(imap.CapSpecialUse) {
+		if opts == nil {
+			opts = &imap.ListOptions{}
+		}
+		opts.ReturnSpecialUse = true
+	}
+	data, err := c.c.List("", "*", opts).Collect()
+	if err != nil {
+		return nil, c.classify(err, "LIST")
+	}
+	s.stats.lists.Add(1)
+
+	byKey := map[string]*listed{}
+	var all []*listed
+	add := func(l *listed) {
+		byKey[strings.Join(l.path, "\x00")] = l
+		all = append(all, l)
+	}
+	hasInbox := false
+	for _, d := range data {
+		name := d.Mailbox
+		if otherNamespace(name, others) {
+			continue
+		}
+		if slices.Contains(d.Attrs, imap.MailboxAttrAll) || slices.Contains(d.Attrs, imap.MailboxAttrFlagged) {
+			s.log.Info("imap source: virtual folder left out", "mailbox", mbx.Address, "folder", name)
+			continue
+		}
+		dl := d.Delim
+		if dl == 0 {
+			dl = delim
+		}
+		l := &listed{name: name, attrs: d.Attrs,
+			noselect: slices.Contains(d.Attrs, imap.MailboxAttrNoSelect) || slices.Contains(d.Attrs, imap.MailboxAttrNonExistent)}
+		if d.Status != nil && d.Status.NumMessages != nil {
+			l.total = int64(*d.Status.NumMessages)
+		}
+		switch {
+		case strings.EqualFold(name, "INBOX"):
+			l.path = []string{"INBOX"}
+			hasInbox = true
+		default:
+			rel := name
+			if prefix != "" && strings.HasPrefix(name, prefix) && len(name) > len(prefix) {
+				rel = name[len(prefix):]
+			}
+			if dl != 0 {
+				l.path = strings.Split(rel, string(dl))
+			} else {
+				l.path = []string{rel}
+			}
+		}
+		if slices.Contains(l.path, "") {
+			s.log.Warn("imap source: folder with an empty name part left out", "mailbox", mbx.Address, "folder", name)
+			continue
+		}
+		if _, dup := byKey[strings.Join(l.path, "\x00")]; dup {
+			continue
+		}
+		add(l)
+	}
+	if !hasInbox {
+		// Every account has an INBOX, even when LIST forgets it.
+		add(&listed{name: "INBOX", path: []string{"INBOX"}})
+	}
+	// Parents LIST did not return (servers may omit them) become \Noselect placeholders.
+	for i := 0; i < len(all); i++ {
+		l := all[i]
+		for n := len(l.path) - 1; n >= 1; n-- {
+			k := strings.Join(l.path[:n], "\x00")
+			if _, ok := byKey[k]; ok {
+				break
+			}
+			add(&listed{name: p.nameOf(prefix, delim, l, n), path: slices.Clone(l.path[:n]), noselect: true})
+		}
+	}
+	slices.SortFunc(all, func(a, b *listed) int {
+		if ai, bi := isInbox(a), isInbox(b); ai != bi {
+			if ai {
+				return -1
+			}
+			return 1
+		}
+		return slices.Compare(a.path, b.path)
+	})
+
+	// A \Noselect folder stays only as the parent of selectable ones.
+	hasKids := map[string]bool{}
+	for _, l := range all {
+		if !l.noselect {
+			for n := 1; n < len(l.path); n++ {
+				hasKids[strings.Join(l.path[:n], "\x00")] = true
+			}
+		}
+	}
+	all = slices.DeleteFunc(all, func(l *listed) bool { return l.noselect && !hasKids[strings.Join(l.path, "\x00")] })
+
+	roles := map[string]bool{}
+	wk := map[*listed]string{}
+	for _, l := range all {
+		if isInbox(l) {
+			wk[l] = model.WellKnownInbox
+			roles[model.WellKnownInbox] = true
+			continue
+		}
+		for _, a := range l.attrs {
+			if r, ok := specialUseFold(a); ok && !roles[r] {
+				wk[l], roles[r] = r, true
+				break
+			}
+		}
+	}
+	for _, l := range all {
+		if _, ok := wk[l]; ok || len(l.path) != 1 || l.noselect {
+			continue
+		}
+		if r, ok := usualNames[strings.ToLower(l.path[0])]; ok && !roles[r] {
+			wk[l], roles[r] = r, true
+		}
+	}
+
+	out := make([]model.Folder, 0, len(all))
+	noselect := map[string]bool{}
+	for _, l := range all {
+		f := model.Folder{ID: l.name, Path: l.path, WellKnown: wk[l], TotalItems: l.total}
+		if len(l.path) > 1 {
+			f.ParentID = byKey[strings.Join(l.path[:len(l.path)-1], "\x00")].name
+		}
+		if l.noselect {
+			noselect[l.name] = true
+		}
+		out = append(out, f)
+	}
+	p.mu.Lock()
+	p.noselect = noselect
+	p.mu.Unlock()
+	return out, nil
+}
+
+func isInbox(l *listed) bool { return len(l.path) == 1 && l.path[0] == "INBOX" }
+
+// specialUseFold matches a SPECIAL-USE attribute whatever its case.
+func specialUseFold(a imap.MailboxAttr) (string, bool) {
+	for k, v := range specialUse {
+		if strings.EqualFold(string(k), string(a)) {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// nameOf builds the server name of the ancestor of l with n path parts.
+func (p *pool) nameOf(prefix string, delim rune, l *listed, n int) string {
+	d := delim
+	if d == 0 {
+		d = '/'
+	}
+	if l.path[0] == "INBOX" && strings.EqualFold(l.name[:min(5, len(l.name))], "INBOX") {
+		return strings.Join(l.path[:n], string(d))
+	}
+	return prefix + strings.Join(l.path[:n], string(d))
+}
+
+// otherNamespace reports whether name lies in another user's or a shared namespace.
+func otherNamespace(name string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(name, p) || name+string(p[len(p)-1]) == p {
+			return true
+		}
+	}
+	return false
+}
+
+// folderError names a folder in an error.
+func folderError(f model.Folder, err error) error {
+	return fmt.Errorf("folder %q: %w", strings.Join(f.Path, "/"), err)
+}
