@@ -1,7 +1,27 @@
 package reports
 
-// enumDomains lists the run-time translated codes of the audit, plan and verify reports
-// (filled in as they land).
+import "github.com/bascule-migrate/bascule/planner/audit"
+
+// enumDomains lists the codes of the audit, plan and verify reports translated at run time.
 func enumDomains() map[string][]string {
-	return map[string][]string{}
+	return map[string][]string{
+		"severity.":  {string(audit.Blocking), string(audit.Warning), string(audit.Info)},
+		"mbtype.":    {"user", "shared", "room", "equipment", "unknown"},
+		"autoreply.": {"disabled", "alwaysEnabled", "scheduled"},
+		"bound.":     {"bytes", "items", "request-budget", "machine", "mailbox"},
+		"scope.":     {"mailbox", "folder", "calendar", "contacts", "sendas", "sendonbehalf"},
+		"care.":      {audit.NameSeparator, audit.NameControl, audit.NameLong, audit.NameCaseDuplicate, audit.NameEdgeSpace, audit.NameDeep},
+		"source.":    {"graph", "ews"},
+		"kind.":      {audit.KindOther},
+	}
+}
+
+// findingCodes are the finding codes a report translates (finding.<code> or its plural forms).
+func findingCodes() map[string][]string {
+	return map[string][]string{
+		"finding.": {audit.CodeMailboxError, audit.CodeOverLimit, audit.CodeLargeItems, audit.CodeFolderName, audit.CodeFolderNameLong,
+			audit.CodeFolderCaseDup, audit.CodeFolderDeep, audit.CodeRuleNotSieve, audit.CodeAutoReply, audit.CodeArchive, audit.CodeSharedMailbox,
+			audit.CodeResourceMailbox, audit.CodeDelegations, audit.CodeExternalGrantee, audit.CodeBudgetBound, audit.CodeTenantEstimate,
+			audit.CodeSendAsDelegation},
+	}
 }

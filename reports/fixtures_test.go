@@ -2,9 +2,11 @@ package reports
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/bascule-migrate/bascule/model"
+	"github.com/bascule-migrate/bascule/planner/audit"
 	"github.com/bascule-migrate/bascule/state"
 )
 
@@ -64,4 +66,132 @@ func runFixture() *RunReport {
 		b.add(m, folders, items)
 	}
 	return b.finish()
+}
+
+// auditFixture is an audit of a small tenant: users, a shared mailbox and a room, two
+// delegation groups, every kind of finding, a hostile folder name and subject.
+func auditFixture() *audit.Report {
+	t0 := time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC)
+	rep := &audit.Report{Schema: audit.SchemaVersion, Tool: "bascule test", Source: "graph", Endpoint: "https://graph.microsoft.com/v1.0",
+		Started: t0, Finished: t0.Add(4 * time.Minute), Requests: 420,
+		Options: audit.Options{TargetMaxMessageSize: 25 << 20, MailboxParallel: 4, ItemParallel: 4, LargestItems: 3,
+			Model: audit.Throughput{MessagesPerSecond: 180, BytesPerSecond: 24 << 20, GroupwarePerSecond: 90, MailboxRequestsPerSecond: 16.67, MailboxConcurrency: 4, PerItemLatency: 0.08, Source: "make bench, 2 cores"}},
+		Totals: audit.Totals{ByType: map[string]int{}, Kinds: map[string]audit.KindStats{}, Findings: map[audit.Severity]int{}}}
+	type spec struct {
+		addr, typ string
+		items     int64
+		bytes     int64
+		out       []string
+	}
+	specs := []spec{
+		{"alice@example.fr", "user", 12000, 3 << 30, []string{"bob@example.fr"}},
+		{"bob@example.fr", "user", 8000, 900 << 20, nil},
+		{"accueil@example.fr", "shared", 30000, 12 << 30, []string{"alice@example.fr", "bob@example.fr", "chloé.martin@example.fr"}},
+		{"chloé.martin@example.fr", "user", 2500, 300 << 20, nil},
+		{"david@example.fr", "user", 60000, 55 << 30, []string{"emma@example.fr"}},
+		{"emma@example.fr", "user", 400, 40 << 20, []string{"david@example.fr"}},
+		{"salle-conseil@example.fr", "room", 900, 2 << 20, nil},
+		{"francois@example.fr", "user", 100, 1 << 20, nil},
+		{"gaelle@example.fr", "", 0, 0, nil},
+	}
+	for i, s := range specs {
+		m := audit.Mailbox{Address: s.addr, DisplayName: strings.ToUpper(s.addr[:1]) + s.addr[1:strings.IndexByte(s.addr, '@')], Type: s.typ,
+			Items: s.items, Bytes: s.bytes, Kinds: map[string]audit.KindStats{
+				audit.KindMail:     {Items: s.items * 8 / 10, Bytes: s.bytes, Folders: 12},
+				audit.KindCalendar: {Items: s.items / 10, Folders: 1},
+				audit.KindContacts: {Items: s.items / 20, Folders: 1},
+				audit.KindTasks:    {Items: s.items / 20, Folders: 1},
+			},
+			Folders: []audit.Folder{
+				{Path: []string{"Inbox"}, Kind: audit.KindMail, WellKnown: "inbox", Items: s.items / 2, Bytes: s.bytes / 2, Depth: 1},
+				{Path: []string{"Projets", "Été 2026"}, Kind: audit.KindMail, Items: s.items / 4, Bytes: s.bytes / 4, Depth: 2},
+				{Path: []string{"Calendar"}, Kind: audit.KindCalendar, Items: s.items / 10, Depth: 1},
+			},
+			MaxDepth: 2, Series: s.items / 200, Exceptions: s.items / 500, Contacts: s.items / 20, Tasks: s.items / 20,
+			AutoReply: "disabled",
+			Estimate:  audit.Estimate{Seconds: float64(s.items) / 12, Requests: s.items + 40, Bound: "items"},
+			Requests:  40 + int64(i)}
+		if s.bytes > 10<<30 {
+			m.Estimate.Bound = "request-budget"
+		}
+		m.Largest = []audit.Item{{Subject: "Rapport annuel " + s.addr, Folder: []string{"Inbox"}, Bytes: 30<<20 - int64(i)<<20, Received: t0.Add(-time.Duration(i) * 24 * time.Hour)}}
+		if i == 0 {
+			m.Folders = append(m.Folders, audit.Folder{Path: []string{"Projets", hostile}, Kind: audit.KindMail, Items: 3, Depth: 2, Care: []string{audit.NameSeparator, audit.NameEdgeSpace}})
+			m.Largest = append(m.Largest, audit.Item{Subject: hostile, Folder: []string{"Projets", hostile}, Bytes: 2 << 20})
+			m.OverLimit = 2
+			m.Rules = []audit.Rule{{Name: "Vers Projets", Enabled: true, Sieve: true}, {Name: hostile, Enabled: true, Reason: "forward as attachment has no Sieve form"}}
+			m.AutoReply = "alwaysEnabled"
+			m.Archive = true
+		}
+		for _, g := range s.out {
+			d := audit.Delegation{Owner: s.addr, Grantee: g, Scope: "mailbox", Role: "FullAccess", Origin: "mailbox-permissions.csv line 4"}
+			if s.typ != "shared" {
+				d.Scope, d.Folder, d.Role, d.Origin = "calendar", "Calendar", "Editor", "Graph calendarPermissions"
+			}
+			m.DelegationsOut = append(m.DelegationsOut, d)
+		}
+		if s.addr == "gaelle@example.fr" {
+			m.Error = "ErrorAccessDenied: " + hostile
+			m.Kinds = nil
+		}
+		rep.Mailboxes = append(rep.Mailboxes, m)
+	}
+	for i := range rep.Mailboxes {
+		for _, d := range rep.Mailboxes[i].DelegationsOut {
+			for j := range rep.Mailboxes {
+				if rep.Mailboxes[j].Address == d.Grantee {
+					rep.Mailboxes[j].DelegationsIn = append(rep.Mailboxes[j].DelegationsIn, d)
+				}
+			}
+		}
+	}
+	t := &rep.Totals
+	for _, m := range rep.Mailboxes {
+		t.Mailboxes++
+		t.ByType[m.Type]++
+		t.Items += m.Items
+		t.Bytes += m.Bytes
+		for k, ks := range m.Kinds {
+			x := t.Kinds[k]
+			x.Items += ks.Items
+			x.Bytes += ks.Bytes
+			x.Folders += ks.Folders
+			t.Kinds[k] = x
+		}
+		t.OverLimit += m.OverLimit
+		t.Series += m.Series
+		t.Exceptions += m.Exceptions
+		t.DelegationsOut += len(m.DelegationsOut)
+		t.DelegationsIn += len(m.DelegationsIn)
+		for _, r := range m.Rules {
+			t.Rules++
+			if r.Sieve {
+				t.RulesToSieve++
+			} else {
+				t.RulesManual++
+			}
+		}
+	}
+	t.Archives, t.AutoReplyOn = 1, 1
+	t.MailboxSizes = []audit.Bucket{{Min: 0, Max: 100 << 20, Count: 4}, {Min: 100 << 20, Max: 1 << 30, Count: 2}, {Min: 1 << 30, Max: 10 << 30, Count: 1}, {Min: 10 << 30, Max: 50 << 30, Count: 1}, {Min: 50 << 30, Count: 1}}
+	rep.Findings = []audit.Finding{
+		{Code: audit.CodeMailboxError, Severity: audit.Blocking, Mailbox: "gaelle@example.fr", Count: 1, Message: "the mailbox could not be audited: ErrorAccessDenied", Action: "fix the cause"},
+		{Code: audit.CodeOverLimit, Severity: audit.Blocking, Mailbox: "alice@example.fr", Count: 2, Message: "2 items over 25 MiB", Action: "raise the limit"},
+		{Code: audit.CodeRuleNotSieve, Severity: audit.Warning, Mailbox: "alice@example.fr", Subject: hostile, Count: 1, Message: "inbox rule has no faithful Sieve form: forward as attachment has no Sieve form", Action: "recreate"},
+		{Code: audit.CodeArchive, Severity: audit.Warning, Mailbox: "alice@example.fr", Count: 1, Message: "archive", Action: "decide"},
+		{Code: audit.CodeResourceMailbox, Severity: audit.Warning, Mailbox: "salle-conseil@example.fr", Count: 1, Message: "room mailbox", Action: "set up"},
+		{Code: audit.CodeBudgetBound, Severity: audit.Warning, Mailbox: "david@example.fr", Count: 60040, Message: "budget", Action: "early wave"},
+		{Code: "some-future-code", Severity: audit.Warning, Mailbox: "bob@example.fr", Count: 1, Message: "a finding this version of reports does not know", Action: "read the audit documentation"},
+		{Code: audit.CodeFolderName, Severity: audit.Info, Mailbox: "alice@example.fr", Subject: "Projets/" + hostile, Count: 1, Message: "folder name holds separator characters"},
+		{Code: audit.CodeAutoReply, Severity: audit.Info, Mailbox: "alice@example.fr", Count: 1, Message: "out-of-office is alwaysEnabled"},
+		{Code: audit.CodeSharedMailbox, Severity: audit.Info, Mailbox: "accueil@example.fr", Count: 1, Message: "shared"},
+		{Code: audit.CodeDelegations, Severity: audit.Info, Mailbox: "accueil@example.fr", Count: 3, Message: "3 delegations given, 0 received"},
+		{Code: audit.CodeLargeItems, Severity: audit.Info, Mailbox: "alice@example.fr", Count: 2, Subject: "Rapport annuel", Message: "largest item 30 MiB"},
+		{Code: audit.CodeTenantEstimate, Severity: audit.Info, Count: 9, Message: "estimated migration time"},
+	}
+	for _, f := range rep.Findings {
+		t.Findings[f.Severity]++
+	}
+	rep.Estimate = audit.TenantEstimate{Seconds: 5400, LongestMailbox: "david@example.fr", LongestSeconds: 5000, Bound: "mailbox"}
+	return rep
 }

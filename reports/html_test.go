@@ -18,6 +18,8 @@ func reportCases() []reportCase {
 	return []reportCase{
 		{"run", func(dir string, o Options) (*Result, error) { return WriteRun(dir, runFixture(), o) },
 			[]string{"chart-throughput-items", "chart-throughput-bytes", "chart-kinds", "chart-sizes"}},
+		{"audit", func(dir string, o Options) (*Result, error) { return WriteAudit(dir, auditFixture(), o) },
+			[]string{"chart-kinds", "chart-sizes", "chart-types", "chart-delegations", "chart-estimates"}},
 	}
 }
 

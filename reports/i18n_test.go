@@ -222,3 +222,19 @@ func TestFormats(t *testing.T) {
 		t.Errorf("ParseLang(fr-FR) = %v, %v", l, err)
 	}
 }
+
+// TestFindingCodes: every finding code is translated, plainly or in plural forms.
+func TestFindingCodes(t *testing.T) {
+	cats := catalogs(t)
+	for p, codes := range findingCodes() {
+		for _, c := range codes {
+			for _, l := range Langs {
+				_, plain := cats[l][p+c]
+				_, plural := cats[l][p+c+"#one"]
+				if !plain && !plural {
+					t.Errorf("%s: finding code %q has no message", l, c)
+				}
+			}
+		}
+	}
+}

@@ -413,7 +413,7 @@ func DelegationGraph(id, title, empty string, nodes []GraphNode, edges []GraphEd
 		if len(c) > 2 {
 			r = math.Max(40, 11*float64(len(c))/math.Pi)
 		}
-		size := 2*r + 80
+		size := 2*r + 130
 		if size > chartW-2*pad {
 			size = chartW - 2*pad
 		}
@@ -430,9 +430,10 @@ func DelegationGraph(id, title, empty string, nodes []GraphNode, edges []GraphEd
 	svgOpen(&b, id, title, h)
 	fmt.Fprintf(&b, `<defs><marker id="%s-arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="%s"/></marker></defs>`, esc(id), axisCol)
 	pos := map[int][2]float64{}
+	angle := map[int]float64{}
 	for _, c := range cells {
 		n := len(c.comp)
-		r := (c.size - 80) / 2
+		r := (c.size - 130) / 2
 		mx, my := c.x+c.size/2, c.y+c.size/2
 		for k, ni := range c.comp {
 			a := 2*math.Pi*float64(k)/float64(n) - math.Pi/2
@@ -440,6 +441,7 @@ func DelegationGraph(id, title, empty string, nodes []GraphNode, edges []GraphEd
 				a = math.Pi * float64(k)
 			}
 			pos[ni] = [2]float64{mx + r*math.Cos(a), my + r*math.Sin(a)}
+			angle[ni] = a
 		}
 		fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="none" stroke="%s" rx="6"/>`, c.x, c.y, c.size, c.size, gridCol)
 	}
@@ -467,7 +469,23 @@ func DelegationGraph(id, title, empty string, nodes []GraphNode, edges []GraphEd
 				col = palette[g%len(palette)]
 			}
 			fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="%.0f" fill="%s"><title>%s</title></circle>`, p[0], p[1], nodeR, col, esc(nodes[ni].ID))
-			fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle" class="node">%s</text>`, p[0], p[1]+nodeR+11, esc(truncate(nodes[ni].Label, 16)))
+			// The label sits outside the circle, away from the edges.
+			a := angle[ni]
+			lx, ly := p[0]+(nodeR+4)*math.Cos(a), p[1]+(nodeR+4)*math.Sin(a)+4
+			anchor := "middle"
+			switch {
+			case len(c.comp) == 2:
+				lx, ly = p[0], p[1]+nodeR+12
+			case math.Cos(a) > 0.3:
+				anchor = "start"
+			case math.Cos(a) < -0.3:
+				anchor = "end"
+			case math.Sin(a) > 0:
+				ly += 8
+			default:
+				ly -= 2
+			}
+			fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="%s" class="node">%s</text>`, lx, ly, anchor, esc(truncate(nodes[ni].Label, 16)))
 		}
 	}
 	return svgClose(&b, caption(len(keep), drawn, leftOut))
