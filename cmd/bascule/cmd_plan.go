@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bascule-migrate/bascule/extract/exchangecsv"
+	"github.com/bascule-migrate/bascule/planner"
 	"github.com/bascule-migrate/bascule/planner/waves"
 )
 
@@ -147,7 +148,7 @@ func runPlan(_ context.Context, o *PlanOptions, g *GlobalOptions, cmd *cobra.Com
 	}
 	cfg := waves.Config{Start: start, Window: o.Window, Every: o.Every, Workers: o.Workers, MailboxParallel: o.MailboxParallel,
 		MinWaves: o.Waves, MaxWaveMailboxes: o.MaxWaveMailboxes, BytesPerSecond: tp.BytesPerSecond, ItemsPerSecond: tp.ItemsPerSecond}
-	plan, err := waves.Build(mbs, inv.Edges, inv.Sized, cfg)
+	plan, err := waves.Build(mbs, inv.Links(), inv.Sized, cfg)
 	if err != nil {
 		return usage(fmt.Errorf("--mapping %s:\n%w", o.Mapping, err))
 	}
@@ -284,3 +285,52 @@ func printSchedule(w io.Writer, p *waves.Plan, o *PlanOptions) {
 
 // shortDuration writes seconds as "36h30m", "45m", "20s".
 func shortDuration(s float64) string { return waves.FormatSeconds(s) }
+
+// planMapping returns wave --wave of --plan as a mapping (migrate --plan plan.yaml --wave
+// N). With --mapping too, the passwords of the wave's mailboxes come from the mapping file
+// (plans never hold passwords), whose targets must agree with the plan's.
+func (o *MigrateOptions) planMapping() ([]planner.MappingEntry, error) {
+	if o.Plan == "" || o.Wave < 1 {
+		return nil, errors.New("--plan plan.yaml and --wave N (1, 2, …) go together")
+	}
+	f, err := os.Open(o.Plan)
+	if err != nil {
+		return nil, fmt.Errorf("--plan: %w", err)
+	}
+	defer f.Close()
+	p, err := waves.ReadYAML(f)
+	if err != nil {
+		return nil, fmt.Errorf("--plan %s: %w", o.Plan, err)
+	}
+	mapping, err := p.Mapping(o.Wave)
+	if err != nil {
+		return nil, fmt.Errorf("--plan %s: %w", o.Plan, err)
+	}
+	if o.Mapping == "" {
+		return mapping, nil
+	}
+	mf, err := os.Open(o.Mapping)
+	if err != nil {
+		return nil, fmt.Errorf("--mapping: %w", err)
+	}
+	defer mf.Close()
+	entries, err := planner.ParseMapping(mf)
+	if err != nil {
+		return nil, fmt.Errorf("--mapping %s:\n%w", o.Mapping, err)
+	}
+	bySource := map[string]planner.MappingEntry{}
+	for _, e := range entries {
+		bySource[strings.ToLower(e.Source)] = e
+	}
+	for i, m := range mapping {
+		e, ok := bySource[strings.ToLower(m.Source)]
+		if !ok {
+			continue
+		}
+		if e.Target != "" && !strings.EqualFold(e.Target, m.Target) {
+			return nil, fmt.Errorf("%s: the plan maps it to %s, --mapping %s line %d to %s: make the plan again from this mapping", m.Source, m.Target, o.Mapping, e.Line, e.Target)
+		}
+		mapping[i].Password = e.Password
+	}
+	return mapping, nil
+}

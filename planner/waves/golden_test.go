@@ -66,7 +66,7 @@ func TestGoldenPlan(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ReadMapping() = %v", err)
 	}
-	p, err := Build(mbs, inv.Edges, inv.Sized, Config{Start: goldenStart, Window: 48 * time.Hour, Every: 7 * 24 * time.Hour,
+	p, err := Build(mbs, inv.Links(), inv.Sized, Config{Start: goldenStart, Window: 48 * time.Hour, Every: 7 * 24 * time.Hour,
 		Workers: 1, MailboxParallel: 2, BytesPerSecond: tp.BytesPerSecond, ItemsPerSecond: tp.ItemsPerSecond})
 	if err != nil {
 		t.Fatalf("Build() = %v", err)
@@ -173,7 +173,7 @@ func TestPlanFromExchangeExports(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ReadMapping() = %v", err)
 	}
-	p, err := Build(mbs, inv.Edges, inv.Sized, Config{Start: goldenStart, MaxWaveMailboxes: 3, Window: 48 * time.Hour})
+	p, err := Build(mbs, inv.Links(), inv.Sized, Config{Start: goldenStart, MaxWaveMailboxes: 3, Window: 48 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +214,7 @@ func TestReadYAMLRejects(t *testing.T) {
 		"schema: 1\nwavez: []\n":         "not a plan file",
 		"schema: 1\nwaves:\n- number: 2": "numbered 2",
 		"schema: 1\nwaves:\n- number: 1\n  mailboxes:\n  - {source: a@b.c, target: a}\n- number: 2\n  mailboxes:\n  - {source: A@b.c, target: b}\n": "in waves 1 and 2",
-		"schema: 1\nwaves:\n- number: 1\n  mailboxes:\n  - {source: a@b.c}\n":                                                             "without source address or target",
+		"schema: 1\nwaves:\n- number: 1\n  mailboxes:\n  - {source: a@b.c}\n":                                                                       "without source address or target",
 	} {
 		_, err := ReadYAML(strings.NewReader(in))
 		if err == nil || !strings.Contains(err.Error(), want) {

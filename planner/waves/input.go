@@ -54,6 +54,27 @@ func edgeOf(owner, grantee, scope, role string, deny bool) (Edge, bool) {
 	return Edge{Owner: owner, Grantee: grantee, Kind: KindOf(scope, role), Role: role}, true
 }
 
+// Links returns the edges between mailboxes: both ends mailboxes of the inventory when
+// it has a directory, else both ends addresses. Grants to a group, an orphaned SID or an
+// outside address link no mailbox to move (Exchange's exports report the first two).
+func (inv *Inventory) Links() []Edge {
+	var out []Edge
+	for _, e := range inv.Edges {
+		if inv.isMailbox(e.Owner) && inv.isMailbox(e.Grantee) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func (inv *Inventory) isMailbox(a string) bool {
+	if inv.Mailboxes != nil {
+		_, ok := inv.Mailboxes[strings.ToLower(a)]
+		return ok
+	}
+	return strings.Contains(a, "@")
+}
+
 // KindOf maps a grant's scope (model.GrantScope) and role to the kind of link.
 func KindOf(scope, role string) EdgeKind {
 	switch model.GrantScope(scope) {
