@@ -141,7 +141,9 @@ func auditDocument(l *Localizer, rep *audit.Report, o Options) *document {
 	for k := range t.ByType {
 		types = append(types, k)
 	}
-	sort.Slice(types, func(i, j int) bool { return t.ByType[types[i]] > t.ByType[types[j]] || (t.ByType[types[i]] == t.ByType[types[j]] && types[i] < types[j]) })
+	sort.Slice(types, func(i, j int) bool {
+		return t.ByType[types[i]] > t.ByType[types[j]] || (t.ByType[types[i]] == t.ByType[types[j]] && types[i] < types[j])
+	})
 	var tbars []Bar
 	for i, k := range types {
 		tbars = append(tbars, Bar{Label: l.enum("mbtype.", typeOrUnknown(k)), Value: float64(t.ByType[k]), Display: l.Int(int64(t.ByType[k])), Color: palette[(i+4)%len(palette)]})
