@@ -3,15 +3,23 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"net/url"
 	"os/exec"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/bascule-migrate/bascule/internal/testenv"
+	simgraph "github.com/bascule-migrate/bascule/sim/graph"
 	"github.com/bascule-migrate/bascule/sim/tenant"
 	"github.com/bascule-migrate/bascule/state"
 	"github.com/bascule-migrate/bascule/state/postgres"
@@ -176,4 +184,188 @@ poll:
 			t.Errorf("%s printed the database password", w.name)
 		}
 	}
+}
+
+// TestMetrics scrapes --metrics-addr during a throttled run against sim/graph and Dovecot,
+// and once it has ended (--metrics-linger): the item, byte, mailbox and throttling counters
+// equal the run's own result and the emulator's count of 429s.
+func TestMetrics(t *testing.T) {
+	e := newEnv(t, envOptions{
+		tenant:   tenant.Config{Seed: 71, Users: 3, Messages: 240, MaxAttachment: 32 << 10},
+		throttle: simgraph.Throttle{Concurrency: 4, Requests: 60, Window: 3 * time.Second},
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := e.command(ctx, e.args("--metrics-addr", addr, "--metrics-linger", "5m", "--output", "json")...)
+	var out, errb syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		<-done
+	}()
+
+	// During the run: the running mailboxes' progress is there.
+	sawProgress := false
+	for !json.Valid(out.Bytes()) || out.Len() == 0 {
+		select {
+		case err := <-done:
+			t.Fatalf("bascule ended (%v) before lingering\n%s", err, tail(errb.String(), 3000))
+		case <-time.After(50 * time.Millisecond):
+		}
+		if m, err := scrape(addr); err == nil && m.sum("bascule_mailbox_items_processed", nil) > 0 {
+			sawProgress = true
+		}
+	}
+	if !sawProgress {
+		t.Errorf("no scrape during the run showed a running mailbox's progress")
+	}
+	var res struct {
+		Verdict   string `json:"verdict"`
+		Mailboxes []any  `json:"mailboxes"`
+		Totals    struct {
+			Written, Recovered, Updated, Deleted, Skipped, Failed, Bytes int64
+		} `json:"totals"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		t.Fatalf("result: %v\n%s", err, out.String())
+	}
+	if res.Verdict != "ok" || res.Totals.Written == 0 {
+		t.Fatalf("run verdict %s, written %d", res.Verdict, res.Totals.Written)
+	}
+	m, err := scrape(addr)
+	if err != nil {
+		t.Fatalf("scrape after the run: %v", err)
+	}
+	for outcome, want := range map[string]int64{"written": res.Totals.Written, "recovered": res.Totals.Recovered,
+		"updated": res.Totals.Updated, "deleted": res.Totals.Deleted, "skipped": res.Totals.Skipped, "failed": res.Totals.Failed} {
+		if got := m.sum("bascule_items_total", map[string]string{"outcome": outcome}); got != float64(want) {
+			t.Errorf("bascule_items_total{outcome=%q} = %v, the result says %d", outcome, got, want)
+		}
+	}
+	if got := m.sum("bascule_items_total", map[string]string{"kind": "mail", "outcome": "written"}); got != float64(res.Totals.Written) {
+		t.Errorf("mail written = %v, want %d", got, res.Totals.Written)
+	}
+	if got := m.sum("bascule_bytes_written_total", nil); got != float64(res.Totals.Bytes) {
+		t.Errorf("bascule_bytes_written_total = %v, the result says %d", got, res.Totals.Bytes)
+	}
+	if got := m.sum("bascule_mailboxes_total", map[string]string{"status": "done"}); got != float64(len(res.Mailboxes)) {
+		t.Errorf("bascule_mailboxes_total{status=done} = %v, want %d", got, len(res.Mailboxes))
+	}
+	if got := m.sum("bascule_mailboxes_running", nil); got != 0 {
+		t.Errorf("bascule_mailboxes_running = %v after the run", got)
+	}
+	th := e.sim.Throttled()
+	if th == 0 {
+		t.Errorf("the emulator never throttled: the test does not exercise the throttling counter")
+	}
+	if got := m.sum("bascule_source_throttled_total", map[string]string{"source": "graph", "reason": "429"}); got != float64(th) {
+		t.Errorf("bascule_source_throttled_total{reason=429} = %v, the emulator sent %d", got, th)
+	}
+	if got := m.sum("bascule_source_requests_total", nil); got <= 0 {
+		t.Errorf("bascule_source_requests_total = %v", got)
+	}
+	t.Logf("written %d, bytes %d, 429s %d", res.Totals.Written, res.Totals.Bytes, th)
+}
+
+// syncBuffer is a bytes.Buffer safe to read while a process writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) Bytes() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]byte(nil), s.b.Bytes()...)
+}
+
+func (s *syncBuffer) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Len()
+}
+
+func (s *syncBuffer) String() string { return string(s.Bytes()) }
+
+// scraped is one /metrics page: samples by name.
+type scraped map[string][]sample
+
+type sample struct {
+	labels map[string]string
+	value  float64
+}
+
+// sum adds the samples of name whose labels include want.
+func (m scraped) sum(name string, want map[string]string) float64 {
+	var s float64
+	for _, x := range m[name] {
+		ok := true
+		for k, v := range want {
+			if x.labels[k] != v {
+				ok = false
+			}
+		}
+		if ok {
+			s += x.value
+		}
+	}
+	return s
+}
+
+// scrape reads http://addr/metrics in Prometheus' text format.
+func scrape(addr string) (scraped, error) {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET /metrics: %s", resp.Status)
+	}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	out := scraped{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		sp := strings.LastIndexByte(line, ' ')
+		if sp < 0 {
+			return nil, fmt.Errorf("bad metrics line %q", line)
+		}
+		v, err := strconv.ParseFloat(line[sp+1:], 64)
+		if err != nil {
+			return nil, fmt.Errorf("bad metrics line %q: %v", line, err)
+		}
+		name, labels := line[:sp], map[string]string{}
+		if i := strings.IndexByte(name, '{'); i >= 0 {
+			for _, kv := range strings.Split(strings.TrimSuffix(name[i+1:], "}"), ",") {
+				if k, v, ok := strings.Cut(kv, "="); ok {
+					labels[k] = strings.Trim(v, `"`)
+				}
+			}
+			name = name[:i]
+		}
+		out[name] = append(out[name], sample{labels, v})
+	}
+	return out, nil
 }

@@ -130,8 +130,6 @@ type MigrateOptions struct {
 	Mapping   string
 	Mailbox   []string
 	All       bool
-	Plan      string // plan.yaml from bascule plan (cmd_plan.go)
-	Wave      int    // the plan's wave to migrate
 
 	DryRun          bool
 	Deletes         string
@@ -151,8 +149,6 @@ func (o *MigrateOptions) AddFlags(cmd *cobra.Command) {
 	f.StringVar(&o.Mapping, "mapping", "", "CSV file mapping source mailboxes to target logins: source,target[,password]")
 	f.StringSliceVar(&o.Mailbox, "mailbox", nil, "source mailbox address to migrate (repeatable)")
 	f.BoolVar(&o.All, "all", false, "migrate every mailbox of the tenant")
-	f.StringVar(&o.Plan, "plan", "", "plan file from bascule plan (plan.yaml): migrate the mailboxes of its --wave, source → target (with --mapping only for passwords)")
-	f.IntVar(&o.Wave, "wave", 0, "the wave of --plan to migrate (1, 2, …)")
 	f.BoolVar(&o.DryRun, "dry-run", false, "read the source and plan; write nothing to the target nor the state")
 	f.StringVar(&o.Deletes, "deletes", "keep", "what a message deleted on the source does on the target: keep or mirror")
 	f.IntVar(&o.MailboxParallel, "mailbox-parallel", 4, "mailboxes migrated at once")
@@ -181,9 +177,6 @@ Exit codes: 0 done, 1 usage/configuration error, 2 some items failed (listed),
   bascule migrate --tenant-id contoso.onmicrosoft.com --client-id 1b2c… \
       --mapping wave1.csv --imap-addr imap.example.fr:143 --imap-admin-user admin \
       --folder-language fr
-
-  # One wave of the plan made by bascule plan (docs/PLANNING.md)
-  bascule migrate --config bascule.yaml --plan plan.yaml --wave 2
 
   # What would happen, as JSON, for CI (exit 3 on blocking problems)
   bascule migrate --config bascule.yaml --dry-run --output json
@@ -239,7 +232,7 @@ func runMigrate(ctx context.Context, o *MigrateOptions, g *GlobalOptions, cmd *c
 // execute runs a planned migration with progress display and prints its result.
 func execute(ctx context.Context, g *GlobalOptions, cmd *cobra.Command, popts planner.Options) error {
 	prog := newProgress(g, cmd.ErrOrStderr())
-	popts.Progress = prog
+	popts.Progress = g.observe(prog)
 	res, err := planner.Run(ctx, popts)
 	prog.Wait()
 	if res != nil {
@@ -247,6 +240,7 @@ func execute(ctx context.Context, g *GlobalOptions, cmd *cobra.Command, popts pl
 			err = perr
 		}
 	}
+	g.lingerMetrics(ctx)
 	if err != nil {
 		return err
 	}
@@ -265,17 +259,7 @@ func (o *MigrateOptions) selection() (extract.Selection, []planner.MappingEntry,
 	var sel extract.Selection
 	var mapping []planner.MappingEntry
 	n := 0
-	if o.Plan != "" || o.Wave != 0 {
-		// A wave is the mapping of its mailboxes; --mapping may add their passwords.
-		n++
-		var err error
-		if mapping, err = o.planMapping(); err != nil {
-			return sel, nil, err
-		}
-		for _, e := range mapping {
-			sel.Addresses = append(sel.Addresses, e.Source)
-		}
-	} else if o.Mapping != "" {
+	if o.Mapping != "" {
 		n++
 		f, err := os.Open(o.Mapping)
 		if err != nil {
@@ -298,7 +282,7 @@ func (o *MigrateOptions) selection() (extract.Selection, []planner.MappingEntry,
 		n++
 	}
 	if n != 1 {
-		return sel, nil, errors.New("choose the mailboxes with exactly one of --mapping FILE, --plan plan.yaml --wave N, --mailbox ADDRESS…, or --all")
+		return sel, nil, errors.New("choose the mailboxes with exactly one of --mapping FILE, --mailbox ADDRESS…, or --all")
 	}
 	return sel, mapping, nil
 }

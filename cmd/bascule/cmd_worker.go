@@ -134,7 +134,7 @@ func runWorker(ctx context.Context, o *WorkerOptions, g *GlobalOptions, cmd *cob
 	log.Info("worker started", "mailboxes", len(entries), "enqueued", added)
 
 	prog := newProgress(g, cmd.ErrOrStderr())
-	popts.Progress = prog
+	popts.Progress = g.observe(prog)
 	total := &planner.Result{Started: time.Now(), Failures: []planner.Failure{}, Problems: []planner.Problem{}, ManualActions: []model.ManualAction{}}
 	// --mailbox-parallel lanes, each leasing and migrating one mailbox at a time.
 	var (
@@ -170,6 +170,9 @@ func runWorker(ctx context.Context, o *WorkerOptions, g *GlobalOptions, cmd *cob
 					return
 				}
 				res, outcome, _ := runLeased(ctx, o, queue, popts, l, log)
+				if g.metrics != nil {
+					g.metrics.leaseEnded(outcome)
+				}
 				mu.Lock()
 				if res != nil {
 					mergeResult(total, res)
@@ -195,6 +198,7 @@ func runWorker(ctx context.Context, o *WorkerOptions, g *GlobalOptions, cmd *cob
 	if err := printResult(cmd.OutOrStdout(), g, total); err != nil {
 		return err
 	}
+	g.lingerMetrics(ctx)
 	switch {
 	case total.Interrupted:
 		return &exitError{code: exitInterrupted, err: errors.New("interrupted; the mailbox in progress went back to the queue: start a worker again to resume")}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -21,8 +22,13 @@ type GlobalOptions struct {
 	LogFormat  string
 	Output     string
 	NoProgress bool
+	// MetricsAddr serves Prometheus metrics at http://MetricsAddr/metrics during a run;
+	// MetricsLinger keeps serving them that long after it.
+	MetricsAddr   string
+	MetricsLinger time.Duration
 
-	logger *slog.Logger
+	logger  *slog.Logger
+	metrics *metrics
 }
 
 // AddFlags registers the global flags.
@@ -34,6 +40,8 @@ func (g *GlobalOptions) AddFlags(cmd *cobra.Command) {
 	f.StringVar(&g.LogFormat, "log-format", "text", "log format: text or json")
 	f.StringVarP(&g.Output, "output", "o", "text", "result format: text or json")
 	f.BoolVar(&g.NoProgress, "no-progress", false, "no progress bars even on a terminal")
+	f.StringVar(&g.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://HOST:PORT/metrics during the run (e.g. :9090; see docs/FLEET.md)")
+	f.DurationVar(&g.MetricsLinger, "metrics-linger", 0, "keep serving the metrics this long after the run ends, so that the last values are scraped")
 }
 
 // load fills every flag not set on the command line from the environment
@@ -109,6 +117,14 @@ func (g *GlobalOptions) load(cmd *cobra.Command) error {
 		g.logger = slog.New(slog.NewJSONHandler(w, hopts))
 	default:
 		return fmt.Errorf("--log-format must be text or json, not %q", g.LogFormat)
+	}
+	if g.MetricsAddr != "" && g.metrics == nil {
+		m, err := startMetrics(g.MetricsAddr)
+		if err != nil {
+			return err
+		}
+		g.metrics = m
+		g.logger.Info("serving metrics", "url", "http://"+m.Addr()+"/metrics")
 	}
 	return nil
 }

@@ -43,6 +43,9 @@ func (o *MigrateOptions) prepare(ctx context.Context, g *GlobalOptions) (popts p
 	if err != nil {
 		return popts, closeAll, usage(err)
 	}
+	if g.metrics != nil {
+		g.metrics.watchSource(src)
+	}
 	popts = planner.Options{Source: src, Kinds: kinds, SkipMail: !mail, Permissions: w.permissions, Rules: w.rules,
 		SievePolicy: planner.SievePolicy(o.Settings.SievePolicy)}
 	if popts.Rewrite, err = transform.ParseRewrites(o.Groupware.Rewrite); err != nil {
