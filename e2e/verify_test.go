@@ -130,7 +130,8 @@ func testVerify(t *testing.T, server string) {
 	if rep.Totals.Occurrences == 0 || rep.Totals.Checked != kinds["mail"]+kinds["calendar"]+kinds["contacts"]+kinds["tasks"] {
 		t.Errorf("totals = %+v, want occurrences compared and checked = the folders' sum", rep.Totals)
 	}
-	t.Logf("clean verify: %d mailboxes, %d folders, %d items checked, %d occurrences", rep.Totals.Mailboxes, rep.Totals.Folders, rep.Totals.Checked, rep.Totals.Occurrences)
+	t.Logf("clean verify: %d mailboxes, %d folders, %d items checked, %d occurrences in %s", rep.Totals.Mailboxes, rep.Totals.Folders,
+		rep.Totals.Checked, rep.Totals.Occurrences, rep.Finished.Sub(rep.Started).Round(time.Millisecond))
 
 	// The differences, made directly on the real servers.
 	store, err := sqlite.Open(context.Background(), e.state)

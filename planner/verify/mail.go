@@ -119,7 +119,7 @@ func (v *mailboxVerifier) mail(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("target account %q (IMAP): %w", v.mbx.Target, err)
 	}
-	defer c.Close()
+	defer func() { c.Close() }() // c is replaced after a broken connection
 	folders, err := v.o.Source.Folders(ctx, v.mbx)
 	if err != nil {
 		return fmt.Errorf("listing the source's folders: %w", err)
