@@ -130,6 +130,8 @@ type MigrateOptions struct {
 	Mapping   string
 	Mailbox   []string
 	All       bool
+	Plan      string // plan.yaml from bascule plan (cmd_plan.go)
+	Wave      int    // the plan's wave to migrate
 
 	DryRun          bool
 	Deletes         string
@@ -149,6 +151,8 @@ func (o *MigrateOptions) AddFlags(cmd *cobra.Command) {
 	f.StringVar(&o.Mapping, "mapping", "", "CSV file mapping source mailboxes to target logins: source,target[,password]")
 	f.StringSliceVar(&o.Mailbox, "mailbox", nil, "source mailbox address to migrate (repeatable)")
 	f.BoolVar(&o.All, "all", false, "migrate every mailbox of the tenant")
+	f.StringVar(&o.Plan, "plan", "", "plan file from bascule plan (plan.yaml): migrate the mailboxes of its --wave, source → target (with --mapping only for passwords)")
+	f.IntVar(&o.Wave, "wave", 0, "the wave of --plan to migrate (1, 2, …)")
 	f.BoolVar(&o.DryRun, "dry-run", false, "read the source and plan; write nothing to the target nor the state")
 	f.StringVar(&o.Deletes, "deletes", "keep", "what a message deleted on the source does on the target: keep or mirror")
 	f.IntVar(&o.MailboxParallel, "mailbox-parallel", 4, "mailboxes migrated at once")
@@ -177,6 +181,9 @@ Exit codes: 0 done, 1 usage/configuration error, 2 some items failed (listed),
   bascule migrate --tenant-id contoso.onmicrosoft.com --client-id 1b2c… \
       --mapping wave1.csv --imap-addr imap.example.fr:143 --imap-admin-user admin \
       --folder-language fr
+
+  # One wave of the plan made by bascule plan (docs/PLANNING.md)
+  bascule migrate --config bascule.yaml --plan plan.yaml --wave 2
 
   # What would happen, as JSON, for CI (exit 3 on blocking problems)
   bascule migrate --config bascule.yaml --dry-run --output json
@@ -259,7 +266,17 @@ func (o *MigrateOptions) selection() (extract.Selection, []planner.MappingEntry,
 	var sel extract.Selection
 	var mapping []planner.MappingEntry
 	n := 0
-	if o.Mapping != "" {
+	if o.Plan != "" || o.Wave != 0 {
+		// A wave is the mapping of its mailboxes; --mapping may add their passwords.
+		n++
+		var err error
+		if mapping, err = o.planMapping(); err != nil {
+			return sel, nil, err
+		}
+		for _, e := range mapping {
+			sel.Addresses = append(sel.Addresses, e.Source)
+		}
+	} else if o.Mapping != "" {
 		n++
 		f, err := os.Open(o.Mapping)
 		if err != nil {
@@ -282,7 +299,7 @@ func (o *MigrateOptions) selection() (extract.Selection, []planner.MappingEntry,
 		n++
 	}
 	if n != 1 {
-		return sel, nil, errors.New("choose the mailboxes with exactly one of --mapping FILE, --mailbox ADDRESS…, or --all")
+		return sel, nil, errors.New("choose the mailboxes with exactly one of --mapping FILE, --plan plan.yaml --wave N, --mailbox ADDRESS…, or --all")
 	}
 	return sel, mapping, nil
 }
