@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -478,4 +479,50 @@ func TestEWSDelta(t *testing.T) {
 		t.Errorf("no-op rerun made %d GetItem calls", n)
 	}
 	t.Logf("delta pass requests: %v", counts)
+}
+
+// TestEWSErrors: through the CLI, a wrong password and an account without the
+// ApplicationImpersonation role stop the run with exit 1 and a message that says what to
+// fix, without the password; nothing is written.
+func TestEWSErrors(t *testing.T) {
+	e := newEWSEnv(t, tenant.Config{Seed: 15, Users: 2, Messages: 10}, simews.Options{})
+	plain, plainPw := e.ews.PlainAccount()
+	for _, c := range []struct {
+		name, user, password, want string
+	}{
+		{"wrong password", "", "not-the-password", "password"},
+		{"no impersonation right", plain, plainPw, "New-ManagementRoleAssignment -Role ApplicationImpersonation"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			args := e.args()
+			if c.user != "" {
+				for i := range args {
+					if args[i] == "--ews-user" {
+						args[i+1] = c.user
+					}
+				}
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			cmd := e.command(ctx, args...)
+			cmd.Env = append(cmd.Env, "BASCULE_EWS_PASSWORD="+c.password) // the last one wins
+			var se strings.Builder
+			cmd.Stderr = &se
+			err := cmd.Run()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+				t.Fatalf("exit: %v, want 1\n%s", err, se.String())
+			}
+			if !strings.Contains(se.String(), c.want) || strings.Contains(se.String(), c.password) {
+				t.Errorf("stderr does not say %q (or shows the password):\n%s", c.want, se.String())
+			}
+		})
+	}
+	for _, u := range e.tenant.Users() {
+		for _, f := range e.snapshot(u.UPN).Folders {
+			if len(f.Messages) > 0 {
+				t.Errorf("%s: %d messages in %s after failed runs", u.UPN, len(f.Messages), f.Name)
+			}
+		}
+	}
 }
