@@ -13,6 +13,7 @@ func enumDomains() map[string][]string {
 		"care.":      {audit.NameSeparator, audit.NameControl, audit.NameLong, audit.NameCaseDuplicate, audit.NameEdgeSpace, audit.NameDeep},
 		"source.":    {"graph", "ews"},
 		"kind.":      {audit.KindOther},
+		"diff.":      diffCodes(),
 	}
 }
 
@@ -24,4 +25,12 @@ func findingCodes() map[string][]string {
 			audit.CodeResourceMailbox, audit.CodeDelegations, audit.CodeExternalGrantee, audit.CodeBudgetBound, audit.CodeTenantEstimate,
 			audit.CodeSendAsDelegation},
 	}
+}
+
+func diffCodes() []string {
+	var out []string
+	for _, k := range diffKinds {
+		out = append(out, string(k))
+	}
+	return out
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/bascule-migrate/bascule/model"
 	"github.com/bascule-migrate/bascule/planner/audit"
+	"github.com/bascule-migrate/bascule/planner/verify"
 	"github.com/bascule-migrate/bascule/state"
 )
 
@@ -193,5 +194,64 @@ func auditFixture() *audit.Report {
 		t.Findings[f.Severity]++
 	}
 	rep.Estimate = audit.TenantEstimate{Seconds: 5400, LongestMailbox: "david@example.fr", LongestSeconds: 5000, Bound: "mailbox"}
+	return rep
+}
+
+// verifyFixture is a verification that found one difference of each kind a real target
+// shows (a deleted message, a changed flag, a missing occurrence, a changed contact field)
+// and could not read one folder.
+func verifyFixture() *verify.Report {
+	t0 := time.Date(2026, 11, 24, 22, 0, 0, 0, time.UTC)
+	rep := &verify.Report{Schema: verify.SchemaVersion, Started: t0, Finished: t0.Add(3*time.Minute + 12*time.Second), Verdict: verify.VerdictDifferences,
+		Options: verify.ReportOptions{Kinds: []string{"mail", "calendar", "contacts", "tasks"}, Sample: 50, Seed: 42,
+			WindowStart: t0.AddDate(-1, 0, 0), WindowEnd: t0.AddDate(1, 0, 0)},
+		Totals: verify.Totals{Differences: map[verify.DiffKind]int{}}}
+	for i, addr := range []string{"alice@example.fr", "bob@example.fr", "chloé.martin@example.fr"} {
+		m := verify.MailboxReport{ID: fmt.Sprintf("id-%d", i), Address: addr, Target: strings.SplitN(addr, "@", 2)[0]}
+		for _, f := range []verify.FolderReport{
+			{Kind: "mail", ID: "inbox", Path: "Inbox", TargetName: "INBOX", Source: verify.Count{Items: 120, Bytes: 9 << 20}, Store: verify.Count{Items: 120}, Target: verify.Count{Items: 120, Bytes: 9 << 20}, Checked: 50},
+			{Kind: "mail", ID: "proj", Path: "Projets/" + hostile, TargetName: "Projets/x", Source: verify.Count{Items: 30, Bytes: 1 << 20}, Store: verify.Count{Items: 30}, Target: verify.Count{Items: 30, Bytes: 1 << 20}, Checked: 30},
+			{Kind: "calendar", ID: "cal", Path: "Calendar", TargetName: "/dav/calendars/x/default/", Source: verify.Count{Items: 40}, Store: verify.Count{Items: 40}, Target: verify.Count{Items: 40}, Checked: 40, Occurrences: 310},
+			{Kind: "contacts", ID: "con", Path: "Contacts", TargetName: "/dav/addressbooks/x/default/", Source: verify.Count{Items: 25}, Store: verify.Count{Items: 25}, Target: verify.Count{Items: 25}, Checked: 25},
+		} {
+			m.Folders = append(m.Folders, f)
+		}
+		rep.Mailboxes = append(rep.Mailboxes, m)
+	}
+	diffs := []verify.Difference{
+		{Kind: verify.MissingOnTarget, Mailbox: "alice@example.fr", Target: "alice", ItemKind: "mail", Folder: "Inbox", FolderID: "inbox", ItemID: "AAMk-1", Subject: "Budget 2027", Detail: "deleted on the target"},
+		{Kind: verify.CountDiffers, Mailbox: "alice@example.fr", Target: "alice", ItemKind: "mail", Folder: "Inbox", FolderID: "inbox", Field: "items", Expected: "120", Actual: "119", Detail: "the target holds one message fewer"},
+		{Kind: verify.FlagsDiffer, Mailbox: "alice@example.fr", Target: "alice", ItemKind: "mail", Folder: "Projets/" + hostile, FolderID: "proj", ItemID: "AAMk-2", Subject: hostile, TargetRef: "Projets/x;UIDVALIDITY=7;UID=12", Field: `\Seen`, Expected: "set", Actual: "unset", Detail: "read on the source, unread on the target"},
+		{Kind: verify.OccurrenceMissing, Mailbox: "bob@example.fr", Target: "bob", ItemKind: "calendar", Folder: "Calendar", FolderID: "cal", ItemID: "AAMk-3", Subject: "Comité de direction", Occurrence: "2026-12-07T09:00:00Z", Detail: "an occurrence of the series is missing on the target"},
+		{Kind: verify.FieldChanged, Mailbox: "chloé.martin@example.fr", Target: "chloé.martin", ItemKind: "contacts", Folder: "Contacts", FolderID: "con", ItemID: "AAMk-4", Subject: "Dupont, Jean", Field: "TEL", Expected: "+33 1 23 45 67 89", Actual: "+33 1 23 45 67 00", Detail: "telephone number changed"},
+	}
+	rep.Differences = diffs
+	for _, d := range diffs {
+		rep.Totals.Differences[d.Kind]++
+		for i := range rep.Mailboxes {
+			if rep.Mailboxes[i].Address == d.Mailbox {
+				rep.Mailboxes[i].Differences++
+				for j := range rep.Mailboxes[i].Folders {
+					if rep.Mailboxes[i].Folders[j].ID == d.FolderID {
+						rep.Mailboxes[i].Folders[j].Differences++
+					}
+				}
+			}
+		}
+	}
+	rep.Mailboxes[0].Folders[0].Target.Items = 119
+	rep.Errors = []verify.Problem{{Mailbox: "bob@example.fr", Folder: "Tasks", Message: "PROPFIND /dav/calendars/bob/tasks/: 503 Service Unavailable"}}
+	for _, m := range rep.Mailboxes {
+		rep.Totals.Mailboxes++
+		for _, f := range m.Folders {
+			rep.Totals.Folders++
+			rep.Totals.Source.Items += f.Source.Items
+			rep.Totals.Source.Bytes += f.Source.Bytes
+			rep.Totals.Target.Items += f.Target.Items
+			rep.Totals.Target.Bytes += f.Target.Bytes
+			rep.Totals.Checked += f.Checked
+			rep.Totals.Occurrences += f.Occurrences
+		}
+	}
 	return rep
 }

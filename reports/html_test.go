@@ -20,6 +20,8 @@ func reportCases() []reportCase {
 			[]string{"chart-throughput-items", "chart-throughput-bytes", "chart-kinds", "chart-sizes"}},
 		{"audit", func(dir string, o Options) (*Result, error) { return WriteAudit(dir, auditFixture(), o) },
 			[]string{"chart-kinds", "chart-sizes", "chart-types", "chart-delegations", "chart-estimates"}},
+		{"verify", func(dir string, o Options) (*Result, error) { return WriteVerify(dir, verifyFixture(), o) },
+			[]string{"chart-kinds", "chart-differences"}},
 	}
 }
 

@@ -11,6 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/bascule-migrate/bascule/planner/audit"
+	"github.com/bascule-migrate/bascule/planner/verify"
 	"github.com/bascule-migrate/bascule/reports"
 )
 
@@ -163,8 +165,9 @@ func loadRunReport(ctx context.Context, o *ReportOptions, g *GlobalOptions) (*re
 	return reports.BuildRun(ctx, store, time.Time{})
 }
 
-// readJSONFile decodes a report's JSON file, checking its schema field when it is a string.
-func readJSONFile(path string, v any, schema string) error {
+// readJSONFile decodes a report's JSON file after checking its schema field: schema is
+// the value the kind's reports carry ("bascule.verify/1", 1 …).
+func readJSONFile(path string, v any, schema any) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return err
@@ -175,8 +178,8 @@ func readJSONFile(path string, v any, schema string) error {
 	if err := json.Unmarshal(b, &head); err != nil {
 		return fmt.Errorf("%s is not JSON: %w", path, err)
 	}
-	if s, ok := head.Schema.(string); schema != "" && ok && s != schema {
-		return fmt.Errorf("%s has schema %q, not %q: is it the right --kind?", path, s, schema)
+	if fmt.Sprint(head.Schema) != fmt.Sprint(schema) {
+		return fmt.Errorf("%s has schema %v, not %v: is it the right --kind?", path, head.Schema, schema)
 	}
 	if err := json.Unmarshal(b, v); err != nil {
 		return fmt.Errorf("%s: %w", filepath.Base(path), err)
@@ -188,4 +191,19 @@ func readJSONFile(path string, v any, schema string) error {
 var reportWriters = map[string]struct {
 	hint  string
 	write func(from, dir string, o reports.Options) (*reports.Result, error)
-}{}
+}{
+	"audit": {"the audit: bascule audit --output json > audit.json", func(from, dir string, o reports.Options) (*reports.Result, error) {
+		var rep audit.Report
+		if err := readJSONFile(from, &rep, audit.SchemaVersion); err != nil {
+			return nil, err
+		}
+		return reports.WriteAudit(dir, &rep, o)
+	}},
+	"verify": {"the verification: bascule verify --output json > verify.json", func(from, dir string, o reports.Options) (*reports.Result, error) {
+		var rep verify.Report
+		if err := readJSONFile(from, &rep, verify.SchemaVersion); err != nil {
+			return nil, err
+		}
+		return reports.WriteVerify(dir, &rep, o)
+	}},
+}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bascule-migrate/bascule/planner/audit"
+	"github.com/bascule-migrate/bascule/planner/verify"
 	"github.com/bascule-migrate/bascule/state"
 	"github.com/bascule-migrate/bascule/state/sqlite"
 )
@@ -49,6 +51,21 @@ func TestReportCommand(t *testing.T) {
 	if code != 0 || !strings.Contains(text, "run.html") {
 		t.Fatalf("--from run.json: exit %d: %s", code, text)
 	}
+	// Audit and verify from their JSON; a file of another kind is refused.
+	auditJSON := filepath.Join(dir, "audit.json")
+	b, _ := json.Marshal(audit.Report{Schema: audit.SchemaVersion, Source: "ews", Totals: audit.Totals{Mailboxes: 1},
+		Mailboxes: []audit.Mailbox{{Address: "anne@example.fr", Type: "user", Items: 10, Bytes: 1000}}})
+	os.WriteFile(auditJSON, b, 0o644) //nolint:errcheck
+	verifyJSON := filepath.Join(dir, "verify.json")
+	b, _ = json.Marshal(verify.Report{Schema: verify.SchemaVersion, Verdict: verify.VerdictOK,
+		Mailboxes: []verify.MailboxReport{{Address: "anne@example.fr", Target: "anne"}}})
+	os.WriteFile(verifyJSON, b, 0o644) //nolint:errcheck
+	for kind, from := range map[string]string{"audit": auditJSON, "verify": verifyJSON} {
+		code, text := run(t, "report", "--kind", kind, "--from", from, "--dir", filepath.Join(dir, kind), "--lang", "fr")
+		if code != 0 || !strings.Contains(text, kind+".html") {
+			t.Errorf("report --kind %s: exit %d: %s", kind, code, text)
+		}
+	}
 	for _, c := range []struct {
 		args []string
 		want string
@@ -59,6 +76,9 @@ func TestReportCommand(t *testing.T) {
 		{[]string{"report", "--kind", "run", "--state", filepath.Join(dir, "none.db")}, "no state file"},
 		{[]string{"report", "--kind", "nope"}, "--kind must be"},
 		{[]string{"report", "--kind", "run", "--from", db}, "is not JSON"},
+		{[]string{"report", "--kind", "audit", "--from", verifyJSON}, "is it the right --kind"},
+		{[]string{"report", "--kind", "verify", "--from", auditJSON}, "is it the right --kind"},
+		{[]string{"report", "--kind", "audit"}, "needs --from"},
 	} {
 		code, text := run(t, c.args...)
 		if code != exitConfig || !strings.Contains(text, c.want) {
