@@ -26,11 +26,13 @@ type EWSOptions struct {
 	Impersonate  bool
 	Version      string
 	Concurrency  int
+	// IMAP reaches the source of --source imap (imapsrc.go).
+	IMAP IMAPSourceOptions
 }
 
 func (o *EWSOptions) AddFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.StringVar(&o.Kind, "source", "graph", "where mailboxes are read: graph (Exchange Online, Microsoft Graph) or ews (Exchange 2016/2019 on premises, Exchange Web Services)")
+	f.StringVar(&o.Kind, "source", "graph", "where mailboxes are read: graph (Exchange Online, Microsoft Graph), ews (Exchange 2016/2019 on premises, Exchange Web Services) or imap (any IMAP server: Exchange's IMAP, Zimbra, Dovecot, Cyrus; --imap-source-*)")
 	f.StringVar(&o.URL, "ews-url", "", "EWS endpoint, e.g. https://mail.example.org/EWS/Exchange.asmx (or use --autodiscover)")
 	f.StringVar(&o.Autodiscover, "autodiscover", "", "an address whose domain's Autodiscover gives the EWS URL (instead of --ews-url)")
 	f.StringVar(&o.Auth, "ews-auth", "ntlm", "ntlm, basic, or oauth (Exchange Online: the app of --tenant-id/--client-id with the EWS.AccessAsUser.All / full_access_as_app permission)")
@@ -39,6 +41,7 @@ func (o *EWSOptions) AddFlags(cmd *cobra.Command) {
 	f.BoolVar(&o.Impersonate, "ews-impersonate", true, "act as each mailbox with ExchangeImpersonation (the account needs the ApplicationImpersonation role); false: delegate (FullAccess) access")
 	f.StringVar(&o.Version, "ews-version", "Exchange2016", "RequestServerVersion sent to the server (Exchange2013, Exchange2016, …)")
 	f.IntVar(&o.Concurrency, "ews-concurrency", 4, "concurrent EWS calls per mailbox (keep under the server's EWSMaxConcurrency, 10 by default)")
+	o.IMAP.AddFlags(cmd)
 }
 
 // openSource opens the source --source names (graph by default). addresses are the selected
@@ -49,8 +52,10 @@ func openSource(ctx context.Context, g *GlobalOptions, src *SourceOptions, ews *
 		return src.open(ctx, g)
 	case "ews":
 		return ews.open(ctx, g, src, addresses)
+	case "imap":
+		return ews.IMAP.open(ctx, g, src, addresses)
 	default:
-		return nil, fmt.Errorf("--source must be graph or ews, not %q", ews.Kind)
+		return nil, fmt.Errorf("--source must be graph, ews or imap, not %q", ews.Kind)
 	}
 }
 
