@@ -74,9 +74,10 @@ type component struct {
 	members []int // indexes into the mailbox list, in input order
 	items   int64
 	bytes   int64
-	sum     float64 // sum of estimates
-	max     float64 // largest estimate
-	pin     int     // pinned wave, 0 = none
+	sum     float64   // sum of estimates
+	max     float64   // largest estimate
+	pin     int       // pinned wave, 0 = none
+	est     []float64 // estimates of the members, longest first
 }
 
 // bin is a wave being filled.
@@ -89,15 +90,76 @@ type bin struct {
 	max    float64
 	pinned bool
 	keep   bool // numbered by the pins: kept even when empty
+	// loads are the slots' loads (a min-heap) of the list schedule the wave is filled
+	// with: each component's mailboxes, longest first, each on the slot free first.
+	loads []float64
 }
 
-func (b *bin) add(c *component, i int) {
+func (b *bin) add(c *component, i int, slots int) {
 	b.comps = append(b.comps, i)
 	b.count += len(c.members)
 	b.items += c.items
 	b.bytes += c.bytes
 	b.sum += c.sum
 	b.max = max(b.max, c.max)
+	if b.loads == nil {
+		b.loads = make([]float64, slots)
+	}
+	for _, e := range c.est {
+		b.loads[0] += e
+		down(b.loads, 0)
+	}
+}
+
+func (b *bin) clone() bin {
+	c := *b
+	c.comps = slices.Clone(b.comps)
+	c.loads = slices.Clone(b.loads)
+	return c
+}
+
+// makespan is the end of the wave's list schedule.
+func (b *bin) makespan() float64 {
+	if len(b.loads) == 0 {
+		return 0
+	}
+	return slices.Max(b.loads)
+}
+
+// scheduleWith says whether the wave's list schedule with c's mailboxes added (longest
+// first, each on the slot free first) ends within limit.
+func (b *bin) scheduleWith(c *component, slots int, limit float64) bool {
+	loads := slices.Clone(b.loads)
+	if loads == nil {
+		loads = make([]float64, slots)
+	}
+	for _, e := range c.est {
+		loads[0] += e
+		if loads[0] > limit {
+			return false
+		}
+		down(loads, 0)
+	}
+	return true
+}
+
+// down restores the min-heap property of h from i down.
+func down(h []float64, i int) {
+	for {
+		l := 2*i + 1
+		if l >= len(h) {
+			return
+		}
+		j := l
+		if r := l + 1; r < len(h) && h[r] < h[l] {
+			j = r
+		}
+		if h[i] <= h[j] {
+			return
+		}
+		h[i], h[j] = h[j], h[i]
+		i = j
+	}
 }
 
 // bound is an upper bound of the duration of a wave with these totals: Graham's bound of
@@ -235,6 +297,10 @@ func Build(mailboxes []Mailbox, edges []Edge, sized bool, cfg Config) (*Plan, er
 		c.bytes += m.Bytes
 		c.sum += m.EstimateSeconds
 		c.max = max(c.max, m.EstimateSeconds)
+		c.est = append(c.est, m.EstimateSeconds)
+	}
+	for _, c := range comps {
+		slices.SortFunc(c.est, func(a, b float64) int { return cmp.Compare(b, a) })
 	}
 	// Pins: one wave per component.
 	var errs []error
@@ -274,15 +340,12 @@ func Build(mailboxes []Mailbox, edges []Edge, sized bool, cfg Config) (*Plan, er
 		return float64(len(c.members))
 	}
 	overCap := func(n int) bool { return cfg.MaxWaveMailboxes > 0 && n > cfg.MaxWaveMailboxes }
-	estimates := func(c *component) []float64 {
-		e := make([]float64, len(c.members))
-		for j, i := range c.members {
-			e[j] = mailboxes[i].EstimateSeconds
-		}
-		return e
-	}
+	slots := cfg.slots()
 	// alone is the duration of a component in a wave of its own.
-	alone := func(c *component) float64 { return cfg.duration(estimates(c), c.items, c.bytes) }
+	alone := func(c *component) float64 { return cfg.duration(c.est, c.items, c.bytes) }
+	// fits: the wave's list schedule with c added ends within the window, and so does
+	// its aggregate time. Graham's bound accepts at once, the lower bounds reject at once;
+	// in between the schedule is simulated.
 	fits := func(b *bin, c *component) bool {
 		if overCap(b.count + len(c.members)) {
 			return false
@@ -290,10 +353,14 @@ func Build(mailboxes []Mailbox, edges []Edge, sized bool, cfg Config) (*Plan, er
 		if win <= 0 {
 			return true
 		}
-		if b.count == 0 {
-			return alone(c) <= win
+		items, bytes, sum, mx := b.items+c.items, b.bytes+c.bytes, b.sum+c.sum, max(b.max, c.max)
+		if cfg.aggregate(items, bytes) > win || mx > win || sum/float64(slots) > win {
+			return false
 		}
-		return cfg.bound(b.items+c.items, b.bytes+c.bytes, b.sum+c.sum, max(b.max, c.max)) <= win
+		if cfg.bound(items, bytes, sum, mx) <= win {
+			return true
+		}
+		return b.scheduleWith(c, slots, win)
 	}
 
 	// Pinned components first, in their waves.
@@ -311,7 +378,7 @@ func Build(mailboxes []Mailbox, edges []Edge, sized bool, cfg Config) (*Plan, er
 	for ci, c := range comps {
 		switch {
 		case c.pin > 0:
-			pinnedBins[c.pin-1].add(c, ci)
+			pinnedBins[c.pin-1].add(c, ci, slots)
 			pinnedBins[c.pin-1].pinned = true
 		case overCap(len(c.members)) || (win > 0 && alone(c) > win):
 			oversized = append(oversized, ci)
@@ -335,8 +402,7 @@ func Build(mailboxes []Mailbox, edges []Edge, sized bool, cfg Config) (*Plan, er
 	for ; ; k++ {
 		bins = make([]bin, k)
 		for i := range pinnedBins {
-			bins[i] = pinnedBins[i]
-			bins[i].comps = slices.Clone(pinnedBins[i].comps)
+			bins[i] = pinnedBins[i].clone()
 		}
 		ok := true
 		for _, ci := range free {
@@ -354,7 +420,7 @@ func Build(mailboxes []Mailbox, edges []Edge, sized bool, cfg Config) (*Plan, er
 				ok = false
 				break
 			}
-			bins[best].add(c, ci)
+			bins[best].add(c, ci, slots)
 		}
 		if ok || len(free) == 0 {
 			break
@@ -362,7 +428,7 @@ func Build(mailboxes []Mailbox, edges []Edge, sized bool, cfg Config) (*Plan, er
 	}
 	for _, ci := range oversized {
 		var b bin
-		b.add(comps[ci], ci)
+		b.add(comps[ci], ci, slots)
 		bins = append(bins, b)
 	}
 	// Drop the empty waves the balancing left (--min-waves larger than the mailboxes), but
@@ -419,7 +485,9 @@ func Build(mailboxes []Mailbox, edges []Edge, sized bool, cfg Config) (*Plan, er
 			}
 			return cmp.Compare(a.Line, b.Line)
 		})
-		d := cfg.duration(est, w.Items, w.Bytes)
+		// The better of two schedules: all mailboxes longest first, or the order the wave
+		// was filled in (the one the window was checked against).
+		d := max(min(lpt(est, slots), b.makespan()), cfg.aggregate(w.Items, w.Bytes))
 		w.DurationSeconds = d
 		if cfg.Every > 0 {
 			w.Start = cfg.Start.Add(time.Duration(wi) * cfg.Every)
