@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -23,6 +24,7 @@ import (
 	"github.com/bascule-migrate/bascule/sim/tenant"
 	"github.com/bascule-migrate/bascule/state"
 	"github.com/bascule-migrate/bascule/state/postgres"
+	"github.com/bascule-migrate/bascule/state/sqlite"
 )
 
 // TestFleet: three `bascule worker` processes share a 30-mailbox migration through a real
@@ -368,4 +370,116 @@ func scrape(addr string) (scraped, error) {
 		out[name] = append(out[name], sample{labels, v})
 	}
 	return out, nil
+}
+
+// TestFleetSQLite: workers on one machine share a SQLite state file. The first is stopped
+// (SIGTERM) mid-mailbox: it exits 4 and gives its mailbox back to the queue at once; two
+// others then finish the migration, exactly.
+func TestFleetSQLite(t *testing.T) {
+	e := newEnv(t, envOptions{tenant: tenant.Config{Seed: 72, Users: 5, Messages: 300, MaxAttachment: 32 << 10}})
+	ctx := context.Background()
+	args := func(name string) []string {
+		a := e.args("--worker-id", name, "--lease-ttl", "1m", "--heartbeat", "1s", "--poll", "100ms", "--mailbox-parallel", "1")
+		a[0] = "worker"
+		return a
+	}
+	var out1, err1 syncBuffer
+	w1 := e.command(ctx, args("w1")...)
+	w1.Stdout, w1.Stderr = &out1, &err1
+	if err := w1.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- w1.Wait() }()
+	var held state.Lease
+	deadline := time.Now().Add(time.Minute)
+wait:
+	for {
+		if time.Now().After(deadline) {
+			t.Fatal("w1 never started a mailbox")
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("w1 ended (%v) before it could be stopped\n%s", err, tail(err1.String(), 3000))
+		case <-time.After(5 * time.Millisecond):
+		}
+		s, err := sqliteOpen(ctx, e.state)
+		if err != nil {
+			continue // not created yet
+		}
+		ls, _ := s.Leases(ctx, "migrate")
+		for _, l := range ls {
+			if l.Status != state.LeaseLeased {
+				continue
+			}
+			if c, _ := s.Counts(ctx, l.Mailbox); c.Items[state.StatusDone] > 0 {
+				held = l
+				s.Close()
+				break wait
+			}
+		}
+		s.Close()
+	}
+	_ = w1.Process.Signal(syscall.SIGTERM)
+	err := <-done
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 4 {
+		t.Fatalf("w1 after SIGTERM: %v, want exit 4\n%s", err, tail(err1.String(), 3000))
+	}
+	s, err := sqliteOpen(ctx, e.state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, _ := s.Leases(ctx, "migrate")
+	s.Close()
+	for _, l := range ls {
+		if l.Mailbox == held.Mailbox && (l.Status != state.LeasePending || l.Worker != "w1") {
+			t.Errorf("w1's mailbox after SIGTERM: %+v, want given back (pending)", l)
+		}
+		if l.Status == state.LeaseLeased {
+			t.Errorf("mailbox %s still leased after w1 stopped", l.Address)
+		}
+	}
+
+	var ws []*exec.Cmd
+	var outs []*syncBuffer
+	for _, name := range []string{"w2", "w3"} {
+		c := e.command(ctx, args(name)...)
+		b := &syncBuffer{}
+		c.Stdout, c.Stderr = b, b
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		ws, outs = append(ws, c), append(outs, b)
+	}
+	for i, c := range ws {
+		if err := c.Wait(); err != nil {
+			t.Fatalf("worker %d: %v\n%s", i+2, err, tail(outs[i].String(), 3000))
+		}
+	}
+	s, err = sqliteOpen(ctx, e.state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ls, _ = s.Leases(ctx, "migrate")
+	if len(ls) != len(e.tenant.Users()) {
+		t.Errorf("queue holds %d mailboxes, want %d", len(ls), len(e.tenant.Users()))
+	}
+	for _, l := range ls {
+		if l.Status != state.LeaseDone {
+			t.Errorf("mailbox %s: %s (%s), want done", l.Address, l.Status, l.Error)
+		}
+		if l.Mailbox == held.Mailbox && (l.Worker == "w1" || l.Attempts != 2) {
+			t.Errorf("w1's mailbox: last worker %s after %d attempts, want resumed by w2/w3 at attempt 2", l.Worker, l.Attempts)
+		}
+	}
+	e.verify()
+}
+
+func sqliteOpen(ctx context.Context, path string) (*sqlite.Store, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, err
+	}
+	return sqlite.Open(ctx, path)
 }

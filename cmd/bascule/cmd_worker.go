@@ -27,6 +27,7 @@ type WorkerOptions struct {
 	LeaseTTL  time.Duration
 	Heartbeat time.Duration
 	Poll      time.Duration
+	Attempts  int
 }
 
 func (o *WorkerOptions) AddFlags(cmd *cobra.Command) {
@@ -37,6 +38,7 @@ func (o *WorkerOptions) AddFlags(cmd *cobra.Command) {
 	f.DurationVar(&o.LeaseTTL, "lease-ttl", 2*time.Minute, "how long a mailbox stays leased without a heartbeat; a dead worker's mailbox is taken over after this")
 	f.DurationVar(&o.Heartbeat, "heartbeat", 0, "interval between lease renewals (default: a quarter of --lease-ttl)")
 	f.DurationVar(&o.Poll, "poll", 0, "wait between tries when every remaining mailbox is leased by another worker (default: --heartbeat)")
+	f.IntVar(&o.Attempts, "lease-attempts", 3, "leases of a mailbox whose run fails as a whole (target account unreachable, source error) before it is marked failed; until then it goes back to the queue")
 }
 
 func newWorkerCommand(g *GlobalOptions) *cobra.Command {
@@ -93,6 +95,9 @@ func runWorker(ctx context.Context, o *WorkerOptions, g *GlobalOptions, cmd *cob
 	}
 	if o.Poll <= 0 {
 		o.Poll = o.Heartbeat
+	}
+	if o.Attempts < 1 {
+		o.Attempts = 1
 	}
 	if o.WorkerID == "" {
 		host, _ := os.Hostname()
@@ -172,6 +177,13 @@ func runWorker(ctx context.Context, o *WorkerOptions, g *GlobalOptions, cmd *cob
 				res, outcome, _ := runLeased(ctx, o, queue, popts, l, log)
 				if g.metrics != nil {
 					g.metrics.leaseEnded(outcome)
+				}
+				if outcome == state.LeasePending && ctx.Err() == nil {
+					// Given back after a failure: let some time pass before the next try.
+					select {
+					case <-lctx.Done():
+					case <-time.After(o.Poll):
+					}
 				}
 				mu.Lock()
 				if res != nil {
@@ -302,6 +314,14 @@ func runLeased(ctx context.Context, o *WorkerOptions, queue state.Leaser, popts 
 		}
 	case res != nil && res.Mailboxes[0].Error != "":
 		outcome, reason = state.LeaseFailed, res.Mailboxes[0].Error
+	}
+	if outcome == state.LeaseFailed && l.Attempts < o.Attempts {
+		// The mailbox failed as a whole: give it back for another try (maybe elsewhere).
+		log.Warn("mailbox failed; back to the queue", "mailbox", l.Address, "attempt", l.Attempts, "of", o.Attempts, "err", reason)
+		outcome = state.LeasePending
+	}
+	switch {
+	case outcome != state.LeaseDone:
 	case res != nil && res.Totals.Failed > 0:
 		outcome, reason = state.LeaseFailed, fmt.Sprintf("%d item(s) failed (retried at the next pass)", res.Totals.Failed)
 	}
