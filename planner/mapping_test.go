@@ -35,6 +35,8 @@ func FuzzParseMapping(f *testing.F) {
 	f.Add("source,target\nalice@contoso.example,alice\n")
 	f.Add("\ufeffa@b.c;d;e\n#x\n\n")
 	f.Add("\"unterminated,\n")
+	f.Add("\ufeffSource Email;Destination Email;Wave;Flags\r\na@b.c;d@e.f;2;VIP\r\n")
+	f.Add("flags,wave,Destination Login Name,Source Login Name\n,,x,a@b.c\n")
 	f.Fuzz(func(t *testing.T, in string) {
 		got, err := ParseMapping(strings.NewReader(in))
 		if err != nil {

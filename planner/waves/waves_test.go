@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bascule-migrate/bascule/model"
 )
 
 // genCase is one random planning problem.
@@ -353,4 +355,40 @@ func pathEnd(path []Edge, start string) string {
 		}
 	}
 	return at
+}
+
+// TestGrantsToEdges: the grants that link two people are edges of the right kind; those
+// that link nobody (Default, Anonymous, deny entries, the None role, one's own mailbox)
+// are not, and links to groups or unknown names are dropped by Links.
+func TestGrantsToEdges(t *testing.T) {
+	inv := &Inventory{}
+	for _, a := range []string{"a@x.example", "b@x.example", "c@x.example"} {
+		inv.AddMailbox(Mailbox{Source: a})
+	}
+	inv.AddGrants([]model.Grant{
+		{Owner: "a@x.example", Grantee: "b@x.example", Scope: model.ScopeMailbox, Role: "FullAccess"},
+		{Owner: "a@x.example", Grantee: "B@x.example", Scope: model.ScopeSendAs, Role: "SendAs"},
+		{Owner: "a@x.example", Grantee: "c@x.example", Scope: model.ScopeCalendar, Role: "Reviewer"},
+		{Owner: "b@x.example", Grantee: "c@x.example", Scope: model.ScopeFolder, FolderPath: "Inbox", Role: "Editor"},
+		{Owner: "c@x.example", Grantee: "a@x.example", Scope: model.ScopeSendOnBehalf, Role: "SendOnBehalf"},
+		{Owner: "c@x.example", Grantee: "b@x.example", Scope: model.ScopeContacts, Role: "Reviewer"},
+		{Owner: "a@x.example", Grantee: model.GranteeDefault, Scope: model.ScopeCalendar, Role: "AvailabilityOnly"},
+		{Owner: "a@x.example", Grantee: model.GranteeAnonymous, Scope: model.ScopeCalendar, Role: "None"},
+		{Owner: "a@x.example", Grantee: "c@x.example", Scope: model.ScopeMailbox, Role: "FullAccess", Deny: true},
+		{Owner: "a@x.example", Grantee: "c@x.example", Scope: model.ScopeFolder, Role: "None"},
+		{Owner: "a@x.example", Grantee: "a@x.example", Scope: model.ScopeMailbox, Role: "FullAccess"},
+		{Owner: "a@x.example", Grantee: "Équipe Accueil", Scope: model.ScopeMailbox, Role: "FullAccess"},
+		{Owner: "a@x.example", Grantee: "outside@y.example", Scope: model.ScopeCalendar, Role: "Reviewer"},
+	})
+	var kinds []string
+	for _, e := range inv.Links() {
+		kinds = append(kinds, string(e.Kind))
+	}
+	want := []string{"fullaccess", "sendas", "calendar", "folder", "sendonbehalf", "contacts"}
+	if !slices.Equal(kinds, want) {
+		t.Errorf("link kinds %v, want %v (edges %+v)", kinds, want, inv.Edges)
+	}
+	if len(inv.Edges) != 8 {
+		t.Errorf("%d edges before Links, want 8 (the group and the outside address kept)", len(inv.Edges))
+	}
 }
