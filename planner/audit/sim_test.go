@@ -2,14 +2,18 @@ package audit_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/bascule-migrate/bascule/extract"
+	exews "github.com/bascule-migrate/bascule/extract/ews"
 	exgraph "github.com/bascule-migrate/bascule/extract/graph"
 	"github.com/bascule-migrate/bascule/planner/audit"
+	simews "github.com/bascule-migrate/bascule/sim/ews"
 	simgraph "github.com/bascule-migrate/bascule/sim/graph"
 	"github.com/bascule-migrate/bascule/sim/tenant"
 )
@@ -51,7 +55,11 @@ type truth struct {
 	over    int64
 }
 
-func tenantTruth(ten *tenant.Tenant, limit int64) truth {
+func tenantTruth(ten *tenant.Tenant, limit int64) truth { return tenantTruthAs(ten, limit, false) }
+
+// tenantTruthAs is tenantTruth as EWS shows the tenant when ews is set: the default task
+// list is the distinguished folder "Tasks" (sim/ews names it so, as Exchange does).
+func tenantTruthAs(ten *tenant.Tenant, limit int64, ews bool) truth {
 	tr := truth{kinds: map[string]audit.KindStats{}, folders: map[string][2]int64{}}
 	add := func(mbx, kind string, path []string, items, bytes int64) {
 		k := tr.kinds[kind]
@@ -110,7 +118,11 @@ func tenantTruth(ten *tenant.Tenant, limit int64) truth {
 			if l.WellKnown == "flaggedEmails" {
 				continue // flagged messages, carried by the mail's \Flagged: no collection
 			}
-			add(u.UPN, audit.KindTasks, []string{l.DisplayName}, int64(len(ten.Tasks(u.ID, l.ID))), 0)
+			name := l.DisplayName
+			if ews && l.WellKnown == "defaultList" {
+				name = "Tasks"
+			}
+			add(u.UPN, audit.KindTasks, []string{name}, int64(len(ten.Tasks(u.ID, l.ID))), 0)
 		}
 	}
 	return tr
@@ -258,4 +270,145 @@ func TestAuditThousandMailboxesGraph(t *testing.T) {
 		most = max(most, n)
 	}
 	t.Logf("most requests for one mailbox: %d", most)
+}
+
+// signature is what a Graph audit and an EWS audit of the same mailbox must agree on.
+func signature(m audit.Mailbox) map[string]string {
+	out := map[string]string{}
+	gw := map[string][]string{}
+	for _, f := range m.Folders {
+		if f.Kind == audit.KindMail {
+			out["folder "+f.Kind+" "+strings.Join(f.Path, "/")] = fmt.Sprintf("%d items %d bytes %v", f.Items, f.Bytes, f.Care)
+			continue
+		}
+		// Default collections are named by each face its own way ("Tasks" on EWS): compare
+		// the collections of a kind by their counts.
+		gw[f.Kind] = append(gw[f.Kind], fmt.Sprintf("%d/%d", f.Items, f.Bytes))
+	}
+	for k, v := range gw {
+		slices.Sort(v)
+		out["collections "+k] = strings.Join(v, " ")
+	}
+	out["series"] = fmt.Sprint(m.Series, m.Exceptions)
+	out["contacts/tasks"] = fmt.Sprint(m.Contacts, m.Tasks)
+	out["over"] = fmt.Sprint(m.OverLimit, m.OverLimitCapped)
+	var sizes []int64
+	for _, it := range m.Largest {
+		sizes = append(sizes, it.Bytes)
+	}
+	out["largest"] = fmt.Sprint(sizes)
+	for _, r := range m.Rules {
+		out["rule "+r.Name] = fmt.Sprint(r.Enabled, r.Sieve)
+	}
+	out["oof"] = m.AutoReply
+	out["depth"] = fmt.Sprint(m.MaxDepth)
+	out["archive"] = fmt.Sprint(m.Archive)
+	return out
+}
+
+// TestAuditEWSEqualsGraph audits one tenant through both faces: the same figures.
+func TestAuditEWSEqualsGraph(t *testing.T) {
+	cfg := tenant.Small()
+	cfg.LargeMessages = 2
+	cfg.Messages = 200
+	g := startGraph(t, cfg)
+	sim, err := simews.Start(simews.Options{Tenant: g.ten})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	ca := filepath.Join(t.TempDir(), "ews-ca.pem")
+	if err := sim.WriteCAFile(ca); err != nil {
+		t.Fatal(err)
+	}
+	var boxes []string
+	for _, u := range g.ten.Users() {
+		boxes = append(boxes, u.Mail)
+	}
+	user, pw := sim.ServiceAccount()
+	es, err := exews.New(context.Background(), exews.Config{ClientConfig: exews.ClientConfig{URL: sim.EWSURL(), Auth: exews.AuthNTLM,
+		Username: user, Password: pw, Impersonate: true, CAFile: ca, BaseBackoff: 10 * time.Millisecond}, Mailboxes: boxes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const limit = 15 << 20
+	gr := runAudit(t, g.src, g.src, g.src, limit, nil)
+	sim.ResetMailboxCounts()
+	er := runAudit(t, es, es, es, limit, func() (map[string]int64, int64) {
+		per := sim.MailboxCounts()
+		out := map[string]int64{}
+		var total int64
+		for _, u := range g.ten.Users() {
+			out[strings.ToLower(u.Mail)] = per[u.ID]
+		}
+		for _, n := range sim.Counts() {
+			total += n
+		}
+		return out, total
+	})
+	t.Logf("EWS operations: %v", sim.Counts())
+	checkTotals(t, er, tenantTruthAs(g.ten, limit, true))
+	if len(gr.Mailboxes) != len(er.Mailboxes) {
+		t.Fatalf("graph audited %d mailboxes, ews %d", len(gr.Mailboxes), len(er.Mailboxes))
+	}
+	byAddr := map[string]audit.Mailbox{}
+	for _, m := range er.Mailboxes {
+		byAddr[strings.ToLower(m.Address)] = m
+	}
+	for _, gm := range gr.Mailboxes {
+		em, ok := byAddr[strings.ToLower(gm.Address)]
+		if !ok {
+			t.Errorf("%s: not in the EWS audit", gm.Address)
+			continue
+		}
+		gs, ess := signature(gm), signature(em)
+		for k, v := range gs {
+			if ess[k] != v {
+				t.Errorf("%s %s: graph %q, ews %q", gm.Address, k, v, ess[k])
+			}
+		}
+		for k, v := range ess {
+			if _, ok := gs[k]; !ok {
+				t.Errorf("%s %s: only in the EWS audit (%q)", gm.Address, k, v)
+			}
+		}
+		u, _ := g.ten.User(gm.Address)
+		if n, bound := em.Requests, ewsBound(g.ten, u); n == 0 || n > bound {
+			t.Errorf("%s: %d EWS requests, bound %d", gm.Address, n, bound)
+		}
+		t.Logf("%s: graph %d requests, ews %d", gm.Address, gm.Requests, em.Requests)
+	}
+}
+
+// ewsBound is the documented per-mailbox request bound of an EWS audit (docs/AUDIT.md):
+// 4 + ⌈M/100⌉ + Σ over calendars (1 + ⌈S/100⌉) for the statistics (M non-empty mail
+// folders, S series of a calendar; one FindFolder page per 1,000 folders), plus the
+// settings reads: 5 + ⌈F/20⌉ + G (F folders, G distinct grantee addresses, each resolved
+// once per process).
+func ewsBound(ten *tenant.Tenant, u tenant.User) int64 {
+	fs := ten.Folders(u.ID)
+	var m int64
+	for _, f := range fs {
+		if n, _, _ := ten.FolderCounts(u.ID, f.ID); n > 0 {
+			m++
+		}
+	}
+	folders := int64(len(fs) + len(ten.Calendars(u.ID)) + len(ten.ContactFolders(u.ID)) + len(ten.TaskLists(u.ID)))
+	grantees := map[string]bool{}
+	for _, g := range ten.Grants(u.ID) {
+		if strings.Contains(g.Grantee, "@") {
+			grantees[strings.ToLower(g.Grantee)] = true
+		}
+	}
+	b := 4 + (folders+999)/1000 - 1 + (m+99)/100 + 5 + (folders+19)/20 + int64(len(grantees))
+	for _, c := range ten.Calendars(u.ID) {
+		var s int64
+		for _, e := range ten.Events(u.ID, c.ID) {
+			if e.Type == "seriesMaster" {
+				s++
+			}
+		}
+		b += 1 + (s+99)/100
+	}
+	return b
 }

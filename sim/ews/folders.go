@@ -275,6 +275,7 @@ type folderShape struct {
 		FieldURI []struct {
 			URI string `xml:"FieldURI,attr"`
 		} `xml:"FieldURI"`
+		Extended []extendedFieldURI `xml:"ExtendedFieldURI"` // inventory.go
 	} `xml:"AdditionalProperties"`
 }
 
@@ -336,6 +337,7 @@ func (c *Call) folderXML(u tenant.User, f efolder, shape *folderShape, tree []ef
 		}
 		fmt.Fprintf(&b, `<t:ChildFolderCount>%d</t:ChildFolderCount>`, n)
 	}
+	b.WriteString(c.folderExtendedXML(u, f, shape))
 	if f.Distinguished != "" && (base == "allproperties" || shape.has("folder:DistinguishedFolderId")) {
 		fmt.Fprintf(&b, `<t:DistinguishedFolderId>%s</t:DistinguishedFolderId>`, esc(f.Distinguished))
 	}

@@ -150,6 +150,8 @@ type Server struct {
 	lim *limiter
 
 	syncs syncStore // SyncFolderItems / SyncFolderHierarchy states (sync.go)
+
+	inv inventory // per-mailbox counts (inventory.go)
 }
 
 // Start generates a CA and a server certificate for 127.0.0.1, ::1 and localhost, and serves

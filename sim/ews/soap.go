@@ -293,6 +293,7 @@ func (s *Server) serveEWS(w http.ResponseWriter, r *http.Request) {
 		writeFault(w, f)
 		return
 	}
+	s.countMailbox(c)
 	key := acct.name
 	if c.HasMailbox && !s.lim.perCaller() {
 		key = strings.ToLower(c.Mailbox.ID)
