@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
@@ -20,6 +21,7 @@ import (
 	"github.com/bascule-migrate/bascule/internal/testenv"
 	"github.com/bascule-migrate/bascule/planner/verify"
 	simews "github.com/bascule-migrate/bascule/sim/ews"
+	simgraph "github.com/bascule-migrate/bascule/sim/graph"
 	"github.com/bascule-migrate/bascule/state"
 	"github.com/bascule-migrate/bascule/state/sqlite"
 	"github.com/bascule-migrate/bascule/transform/ical/expand"
@@ -208,6 +210,10 @@ func testVerify(t *testing.T, server, source string) {
 		}
 	}
 
+	if source == "graph" && server == "radicale" {
+		e.interrupt(t)
+	}
+
 	// Text output: the same verdict and exit code for humans.
 	r = e.exec(e.args("verify", "--all", "--window-start", windowStart.Format("2006-01-02"), "--window-end", windowEnd.Format("2006-01-02"))...)
 	if r.code != 2 || !strings.Contains(r.stdout, "Verdict: differences") || !strings.Contains(r.stdout, string(verify.OccurrenceMissing)) {
@@ -394,4 +400,40 @@ func diffList(ds []verify.Difference) string {
 		b.WriteString(diffLine(d) + "\n")
 	}
 	return b.String()
+}
+
+// interrupt: SIGINT in the middle of a verify (every Graph request made slow) gives exit 4
+// and a report whose verdict says so.
+func (e *verifyEnv) interrupt(t *testing.T) {
+	t.Helper()
+	e.sim.SetFaults(simgraph.Faults{Seed: 1, RateSlow: 1, Slow: 300 * time.Millisecond})
+	defer e.sim.SetFaults(simgraph.Faults{})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	args := e.args("verify", "--all", "--output", "json")
+	cmd := exec.CommandContext(ctx, binary(e.t), args...)
+	cmd.Env = append(append(e.env(), "BASCULE_IMAP_ADMIN_PASSWORD="+e.dc.MasterPass), e.srcEnv...)
+	var so, se bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &so, &se
+	before := e.requests()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Once it talks to Graph, its signal handler is in place; then let it get going.
+	for deadline := time.Now().Add(time.Minute); e.requests() == before && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(time.Second)
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	}
+	var rep verify.Report
+	if jerr := json.Unmarshal(so.Bytes(), &rep); jerr != nil || code != 4 || rep.Verdict != verify.VerdictInterrupted {
+		t.Errorf("verify interrupted: exit %d (%v), verdict %q (%v); want 4, interrupted\nstderr:\n%s", code, err, rep.Verdict, jerr, tail(se.String(), 2000))
+	}
 }
