@@ -40,3 +40,24 @@ func BenchmarkBuild10k(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(p.Waves)), "waves")
 }
+
+// BenchmarkBuild10kNights plans 10,000 small mailboxes (20–50 minutes each) into one-hour
+// nights on 4 slots: thousands of waves, found by the binary search on the wave count.
+func BenchmarkBuild10kNights(b *testing.B) {
+	r := rand.New(rand.NewPCG(3, 4))
+	const n = 10000
+	mbs := make([]Mailbox, n)
+	for i := range mbs {
+		mbs[i] = Mailbox{Source: fmt.Sprintf("u%d@contoso.example", i), Target: fmt.Sprintf("u%d", i), Line: i + 2, Group: -1,
+			EstimateSeconds: float64(1200 + r.IntN(1800))}
+	}
+	cfg := Config{Start: time.Date(2026, 12, 4, 20, 0, 0, 0, time.UTC), Window: time.Hour, Every: 24 * time.Hour, Workers: 1, MailboxParallel: 4}
+	var p *Plan
+	for b.Loop() {
+		var err error
+		if p, err = Build(mbs, nil, true, cfg); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(p.Waves)), "waves")
+}

@@ -128,11 +128,14 @@ func (b *bin) makespan() float64 {
 
 // scheduleWith says whether the wave's list schedule with c's mailboxes added (longest
 // first, each on the slot free first) ends within limit.
-func (b *bin) scheduleWith(c *component, slots int, limit float64) bool {
-	loads := slices.Clone(b.loads)
-	if loads == nil {
-		loads = make([]float64, slots)
+func (b *bin) scheduleWith(c *component, slots int, limit float64, scratch *[]float64) bool {
+	loads := (*scratch)[:0]
+	if b.loads == nil {
+		loads = append(loads, make([]float64, slots)...)
+	} else {
+		loads = append(loads, b.loads...)
 	}
+	*scratch = loads
 	for _, e := range c.est {
 		loads[0] += e
 		if loads[0] > limit {
@@ -280,7 +283,6 @@ func Build(mailboxes []Mailbox, edges []Edge, sized bool, cfg Config) (*Plan, er
 	}
 	// Components, in the order of their first mailbox.
 	var comps []*component
-	compOf := make([]int, len(mailboxes))
 	rootComp := map[int]int{}
 	for i, m := range mailboxes {
 		r := uf.find(i)
@@ -290,7 +292,6 @@ func Build(mailboxes []Mailbox, edges []Edge, sized bool, cfg Config) (*Plan, er
 			rootComp[r] = ci
 			comps = append(comps, &component{})
 		}
-		compOf[i] = ci
 		c := comps[ci]
 		c.members = append(c.members, i)
 		c.items += m.Items
@@ -341,6 +342,7 @@ func Build(mailboxes []Mailbox, edges []Edge, sized bool, cfg Config) (*Plan, er
 	}
 	overCap := func(n int) bool { return cfg.MaxWaveMailboxes > 0 && n > cfg.MaxWaveMailboxes }
 	slots := cfg.slots()
+	var scratch []float64
 	// alone is the duration of a component in a wave of its own.
 	alone := func(c *component) float64 { return cfg.duration(c.est, c.items, c.bytes) }
 	// fits: the wave's list schedule with c added ends within the window, and so does
@@ -360,7 +362,7 @@ func Build(mailboxes []Mailbox, edges []Edge, sized bool, cfg Config) (*Plan, er
 		if cfg.bound(items, bytes, sum, mx) <= win {
 			return true
 		}
-		return b.scheduleWith(c, slots, win)
+		return b.scheduleWith(c, slots, win, &scratch)
 	}
 
 	// Pinned components first, in their waves.
@@ -398,32 +400,51 @@ func Build(mailboxes []Mailbox, edges []Edge, sized bool, cfg Config) (*Plan, er
 	if cfg.MaxWaveMailboxes > 0 {
 		k = max(k, (count+cfg.MaxWaveMailboxes-1)/cfg.MaxWaveMailboxes)
 	}
-	var bins []bin
-	for ; ; k++ {
-		bins = make([]bin, k)
+	// place puts the free components into k waves (after the pinned ones), each into the
+	// least loaded wave it fits in; with grow, a component that fits nowhere opens a new
+	// wave, else it fails the attempt.
+	place := func(k int, grow bool) ([]bin, bool) {
+		bins := make([]bin, k)
 		for i := range pinnedBins {
 			bins[i] = pinnedBins[i].clone()
 		}
-		ok := true
 		for _, ci := range free {
 			c := comps[ci]
 			best := -1
 			for j := range bins {
-				if !fits(&bins[j], c) {
+				// The least loaded wave that fits: only a less loaded one needs the check.
+				if best >= 0 && load(&bins[j], sized) >= load(&bins[best], sized) || !fits(&bins[j], c) {
 					continue
 				}
-				if best < 0 || load(&bins[j], sized) < load(&bins[best], sized) {
-					best = j
-				}
+				best = j
 			}
 			if best < 0 {
-				ok = false
-				break
+				if !grow {
+					return nil, false
+				}
+				bins = append(bins, bin{})
+				best = len(bins) - 1
 			}
 			bins[best].add(c, ci, slots)
 		}
-		if ok || len(free) == 0 {
-			break
+		return bins, true
+	}
+	// Opening waves as needed always succeeds and bounds the count; then the fewest waves
+	// (binary search between the lower bound and that count) over which the least-loaded
+	// placement succeeds, which spreads the load evenly over them.
+	bins, _ := place(k, true)
+	if len(bins) > k {
+		lo, hi := k, len(bins) // place(lo) fails or is untried; place(hi) is the fallback
+		if b, ok := place(lo, false); ok {
+			bins, hi = b, lo
+		}
+		for lo+1 < hi {
+			mid := (lo + hi) / 2
+			if b, ok := place(mid, false); ok {
+				bins, hi = b, mid
+			} else {
+				lo = mid
+			}
 		}
 	}
 	for _, ci := range oversized {
