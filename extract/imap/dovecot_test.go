@@ -42,7 +42,12 @@ type server struct {
 
 func startDovecot(t testing.TB, users ...string) *server {
 	d := testenv.Dovecot(t, users...)
-	s := &server{addr: d.Addr, delim: "/", users: users,
+	var names []string
+	for _, u := range users {
+		n, _, _ := strings.Cut(u, ":")
+		names = append(names, n)
+	}
+	s := &server{addr: d.Addr, delim: "/", users: names,
 		loginAs:    func(u string) (string, string) { return u + "*" + d.MasterUser, d.MasterPass },
 		folderName: func(f string) string { return f },
 		special: map[string]string{"Drafts": model.WellKnownDrafts, "Sent": model.WellKnownSentItems,

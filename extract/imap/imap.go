@@ -36,6 +36,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/emersion/go-imap/v2"
+
 	"github.com/bascule-migrate/bascule/extract"
 	"github.com/bascule-migrate/bascule/model"
 )
@@ -310,6 +312,18 @@ func (s *Source) Mailboxes(ctx context.Context, sel extract.Selection) ([]model.
 				res[i].err = err
 				return
 			}
+			// An admin acting for a user may be let in even when the user has no account
+			// (Cyrus): an account has an INBOX.
+			if _, err := c.c.Status("INBOX", &imap.StatusOptions{NumMessages: true}).Wait(); err != nil {
+				c.close()
+				var ie *imap.Error
+				if errors.As(err, &ie) {
+					res[i].err = fmt.Errorf("%q has no INBOX: %s: %w", a, ie.Text, errNoAccount)
+				} else {
+					res[i].err = model.Retryable(fmt.Errorf("STATUS INBOX of %q: %w", a, err))
+				}
+				return
+			}
 			if keep {
 				p.adopt(c)
 			} else {
@@ -319,7 +333,7 @@ func (s *Source) Mailboxes(ctx context.Context, sel extract.Selection) ([]model.
 	}
 	wg.Wait()
 	var out []model.Mailbox
-	var refused, failed []string
+	var refused, failed, absent []string
 	var firstErr error
 	for i, a := range uniq {
 		switch err := res[i].err; {
@@ -327,6 +341,8 @@ func (s *Source) Mailboxes(ctx context.Context, sel extract.Selection) ([]model.
 			out = append(out, model.Mailbox{ID: strings.ToLower(a), Address: a, DisplayName: a, Kind: "user"})
 		case errors.Is(err, errRefused):
 			refused = append(refused, a)
+		case errors.Is(err, errNoAccount):
+			absent = append(absent, a)
 		default:
 			failed = append(failed, a)
 			if firstErr == nil {
@@ -340,6 +356,9 @@ func (s *Source) Mailboxes(ctx context.Context, sel extract.Selection) ([]model.
 	if firstErr != nil {
 		return nil, fmt.Errorf("imap source: %s: %w", strings.Join(failed, ", "), firstErr)
 	}
+	if len(absent) > 0 {
+		return nil, fmt.Errorf("imap source: no account %s on %s: %w", strings.Join(absent, ", "), s.cfg.Addr, model.ErrNotFound)
+	}
 	if len(refused) > 0 {
 		slices.Sort(refused)
 		if len(out) == 0 {
@@ -350,6 +369,9 @@ func (s *Source) Mailboxes(ctx context.Context, sel extract.Selection) ([]model.
 	}
 	return out, nil
 }
+
+// errNoAccount: the login worked but there is no account behind it.
+var errNoAccount = errors.New("no such account")
 
 // authHint says what to check when logins are refused, without any secret.
 func (s *Source) authHint() string {

@@ -43,39 +43,38 @@ func (s *Source) Open(ctx context.Context, mbx model.Mailbox, msg model.Message)
 		p.release(c)
 		return nil, err
 	}
-	var cmd *imapclient.FetchCommand
-	var m *imapclient.FetchMessageData
+	what := fmt.Sprintf("UID FETCH %d BODY.PEEK[] in %q", uid, folder)
 	for attempt := 0; ; attempt++ {
-		cmd = c.c.Fetch(imap.UIDSetNum(imap.UID(uid)), &imap.FetchOptions{UID: true,
+		cmd := c.c.Fetch(imap.UIDSetNum(imap.UID(uid)), &imap.FetchOptions{UID: true,
 			BodySection: []*imap.FetchItemBodySection{{Peek: true}}})
 		s.stats.bodyFetches.Add(1)
-		if m = cmd.Next(); m != nil {
-			break
+		m := cmd.Next()
+		if m != nil {
+			for item := m.Next(); item != nil; item = m.Next() {
+				b, ok := item.(imapclient.FetchItemDataBodySection)
+				if !ok || b.Literal == nil {
+					continue
+				}
+				return &body{lit: b.Literal, size: b.Literal.Size(), cmd: cmd, c: c, p: p, stop: stop, s: s}, nil
+			}
 		}
 		if err := cmd.Close(); err != nil {
-			return fail(c.classify(err, fmt.Sprintf("UID FETCH %d BODY.PEEK[] in %q", uid, folder)))
+			return fail(c.classify(err, what))
 		}
-		if attempt > 0 {
+		switch {
+		case attempt > 0 && m == nil:
 			return fail(fmt.Errorf("message %s: no such UID in %q (expunged): %w", msg.ID, folder, model.ErrNotFound))
+		case attempt > 0:
+			// A FETCH without the body is no proof that the message is gone.
+			return fail(model.Retryable(fmt.Errorf("message %s: the server answered without its body", msg.ID)))
 		}
-		// A session sees messages appended since it selected the folder once it asks.
+		// Nothing, or no body (Dovecot for a message another session expunged): a session
+		// learns of messages appended or expunged since it selected the folder once it
+		// asks. Then look again.
 		if err := c.c.Noop().Wait(); err != nil {
 			return fail(c.classify(err, "NOOP"))
 		}
 	}
-	for item := m.Next(); item != nil; item = m.Next() {
-		b, ok := item.(imapclient.FetchItemDataBodySection)
-		if !ok || b.Literal == nil {
-			continue
-		}
-		return &body{lit: b.Literal, size: b.Literal.Size(), cmd: cmd, c: c, p: p, stop: stop, s: s}, nil
-	}
-	// A FETCH without the body: another session's flag change reported for this UID, or a
-	// server that would not send it. Not a proof that the message is gone.
-	if err := cmd.Close(); err != nil {
-		return fail(c.classify(err, fmt.Sprintf("UID FETCH %d BODY.PEEK[] in %q", uid, folder)))
-	}
-	return fail(model.Retryable(fmt.Errorf("message %s: the server answered without its body", msg.ID)))
 }
 
 // body is one message's literal, read from the connection.

@@ -101,10 +101,6 @@ func (p *pool) dial(ctx context.Context) (*conn, error) {
 		c.Close()
 		return nil, model.Retryable(fmt.Errorf("%s: no greeting: %w", cfg.Addr, err))
 	}
-	if cfg.TLS == "none" && c.Caps().Has(imap.CapLoginDisabled) {
-		c.Close()
-		return nil, model.Fatal(fmt.Errorf("%s refuses logins without TLS: use --imap-source-tls starttls or tls", cfg.Addr))
-	}
 	user := p.login
 	switch cfg.Auth {
 	case AuthMaster:
