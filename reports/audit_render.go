@@ -159,7 +159,7 @@ func auditDocument(l *Localizer, rep *audit.Report, o Options) *document {
 	ds := section{ID: "delegations", Title: l.T("audit.delegations.title"), Intro: l.T("audit.delegations.intro")}
 	var nodes []GraphNode
 	for _, m := range rep.Mailboxes {
-		nodes = append(nodes, GraphNode{ID: strings.ToLower(m.Address), Label: localPart(m.Address), Group: -1})
+		nodes = append(nodes, GraphNode{ID: strings.ToLower(m.Address), Label: localPart(m.Address)})
 	}
 	var edges []GraphEdge
 	dt := table{Head: []column{{l.T("col.owner"), false}, {l.T("col.grantee"), false}, {l.T("col.scope"), false}, {l.T("col.folder"), false}, {l.T("col.role"), false}}, Empty: l.T("table.empty")}

@@ -1,6 +1,9 @@
 package reports
 
-import "github.com/bascule-migrate/bascule/planner/audit"
+import (
+	"github.com/bascule-migrate/bascule/planner/audit"
+	"github.com/bascule-migrate/bascule/planner/waves"
+)
 
 // enumDomains lists the codes of the audit, plan and verify reports translated at run time.
 func enumDomains() map[string][]string {
@@ -14,6 +17,8 @@ func enumDomains() map[string][]string {
 		"source.":    {"graph", "ews"},
 		"kind.":      {audit.KindOther},
 		"diff.":      diffCodes(),
+		"edge.": {string(waves.EdgeFullAccess), string(waves.EdgeSendAs), string(waves.EdgeSendOnBehalf), string(waves.EdgeFolder),
+			string(waves.EdgeCalendar), string(waves.EdgeContacts), string(waves.EdgeOther)},
 	}
 }
 
@@ -24,6 +29,8 @@ func findingCodes() map[string][]string {
 			audit.CodeFolderCaseDup, audit.CodeFolderDeep, audit.CodeRuleNotSieve, audit.CodeAutoReply, audit.CodeArchive, audit.CodeSharedMailbox,
 			audit.CodeResourceMailbox, audit.CodeDelegations, audit.CodeExternalGrantee, audit.CodeBudgetBound, audit.CodeTenantEstimate,
 			audit.CodeSendAsDelegation},
+		"planfinding.": {waves.FindingGroupOverWindow, waves.FindingGroupOverCap, waves.FindingPinnedOverWindow, waves.FindingPinnedOverCap,
+			waves.FindingUnmappedLink, waves.FindingUnsized, waves.FindingEmptyWave, waves.FindingOverlap, waves.FindingExportProblem},
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/bascule-migrate/bascule/model"
 	"github.com/bascule-migrate/bascule/planner/audit"
 	"github.com/bascule-migrate/bascule/planner/verify"
+	"github.com/bascule-migrate/bascule/planner/waves"
 	"github.com/bascule-migrate/bascule/state"
 )
 
@@ -254,4 +255,69 @@ func verifyFixture() *verify.Report {
 		}
 	}
 	return rep
+}
+
+// planFixture is a plan of three weekly waves with two delegation groups, a pinned wave, a
+// wave over its window, a link to an unmapped mailbox and a hostile mailbox name.
+func planFixture() *waves.Plan {
+	start := time.Date(2026, 12, 4, 19, 0, 0, 0, time.UTC)
+	p := &waves.Plan{Schema: waves.SchemaVersion, Tool: "bascule test", Generated: fixedNow,
+		Inputs:  waves.Inputs{Audit: "audit.json", Mapping: "mapping.csv"},
+		Options: waves.Options{Start: start, WindowSeconds: 48 * 3600, EverySeconds: 7 * 24 * 3600, Workers: 2, MailboxParallel: 4, Sized: true}}
+	type mb struct {
+		src   string
+		gb    int64
+		group int
+		pin   int
+	}
+	plan := [][]mb{
+		{{"accueil@example.fr", 12, 0, 1}, {"alice@example.fr", 3, 0, 0}, {"bob@example.fr", 1, 0, 0}, {"chloé.martin@example.fr", 1, 0, 0}, {"francois@example.fr", 1, -1, 0}},
+		{{"david@example.fr", 55, 1, 0}, {"emma@example.fr", 1, 1, 0}},
+		{{"gaelle@example.fr", 2, -1, 0}, {"salle-conseil@example.fr", 1, -1, 0}, {hostile + "@example.fr", 1, -1, 0}},
+	}
+	line := 2
+	for i, ws := range plan {
+		w := waves.Wave{Number: i + 1, Start: start.Add(time.Duration(i) * 7 * 24 * time.Hour)}
+		var longest float64
+		for _, m := range ws {
+			est := float64(m.gb) * 1800
+			w.Mailboxes = append(w.Mailboxes, waves.Mailbox{Source: m.src, Target: strings.SplitN(m.src, "@", 2)[0], Type: "user", Items: m.gb * 9000, Bytes: m.gb << 30,
+				EstimateSeconds: est, Group: m.group, Line: line, PinnedWave: m.pin})
+			line++
+			w.Items += m.gb * 9000
+			w.Bytes += m.gb << 30
+			longest = max(longest, est)
+			if m.pin > 0 {
+				w.Pinned = true
+			}
+		}
+		w.DurationSeconds = longest
+		w.End = w.Start.Add(secs(longest))
+		w.OverWindow = longest > p.Options.WindowSeconds
+		p.Waves = append(p.Waves, w)
+		p.Totals.Mailboxes += len(ws)
+		p.Totals.Items += w.Items
+		p.Totals.Bytes += w.Bytes
+	}
+	p.Waves[0].Mailboxes[0].Type = "shared"
+	p.Totals.Waves, p.Totals.Groups, p.Totals.Start, p.Totals.End = 3, 2, start, p.Waves[2].End
+	p.Groups = []waves.Group{
+		{ID: 0, Wave: 1, Mailboxes: []string{"accueil@example.fr", "alice@example.fr", "bob@example.fr", "chloé.martin@example.fr"}, Items: 17 * 9000, Bytes: 17 << 30, EstimateSeconds: 12 * 1800},
+		{ID: 1, Wave: 2, Mailboxes: []string{"david@example.fr", "emma@example.fr"}, Items: 56 * 9000, Bytes: 56 << 30, EstimateSeconds: 55 * 1800},
+	}
+	p.Edges = []waves.Edge{
+		{Owner: "accueil@example.fr", Grantee: "alice@example.fr", Kind: waves.EdgeFullAccess, Role: "FullAccess"},
+		{Owner: "accueil@example.fr", Grantee: "bob@example.fr", Kind: waves.EdgeFullAccess, Role: "FullAccess"},
+		{Owner: "accueil@example.fr", Grantee: "chloé.martin@example.fr", Kind: waves.EdgeSendAs, Role: "SendAs"},
+		{Owner: "alice@example.fr", Grantee: "bob@example.fr", Kind: waves.EdgeCalendar, Role: "Editor"},
+		{Owner: "david@example.fr", Grantee: "emma@example.fr", Kind: waves.EdgeCalendar, Role: "Editor"},
+		{Owner: "emma@example.fr", Grantee: "david@example.fr", Kind: waves.EdgeFolder, Role: "Reviewer"},
+	}
+	p.Findings = []waves.Finding{
+		{Code: waves.FindingGroupOverWindow, Severity: waves.Warning, Wave: 2, Mailboxes: []string{"david@example.fr", "emma@example.fr"},
+			Message: "group 2 takes an estimated 27h30m, more than the 48h window", Action: "lengthen --window"},
+		{Code: waves.FindingUnmappedLink, Severity: waves.Warning, Mailboxes: []string{"gaelle@example.fr"}, Message: "direction@example.fr is not in the mapping", Action: "add direction@example.fr to the mapping"},
+		{Code: "a-future-code", Severity: waves.Info, Wave: 3, Message: "something this version of reports does not know: " + hostile},
+	}
+	return p
 }

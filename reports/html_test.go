@@ -22,6 +22,8 @@ func reportCases() []reportCase {
 			[]string{"chart-kinds", "chart-sizes", "chart-types", "chart-delegations", "chart-estimates"}},
 		{"verify", func(dir string, o Options) (*Result, error) { return WriteVerify(dir, verifyFixture(), o) },
 			[]string{"chart-kinds", "chart-differences"}},
+		{"plan", func(dir string, o Options) (*Result, error) { return WritePlan(dir, planFixture(), o) },
+			[]string{"chart-waves", "chart-wave-load", "chart-groups"}},
 	}
 }
 

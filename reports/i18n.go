@@ -308,6 +308,8 @@ func (l *Localizer) Duration(d time.Duration) string {
 	s := int64(d.Round(time.Second) / time.Second)
 	days, hours, mins, secs := s/86400, s/3600%24, s/60%60, s%60
 	switch {
+	case days > 0 && hours == 0:
+		return l.T("fmt.dur.d", l.Int(days))
 	case days > 0:
 		return l.T("fmt.dur.dh", l.Int(days), strconv.FormatInt(hours, 10))
 	case hours > 0:

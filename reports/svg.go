@@ -16,6 +16,10 @@ import (
 // palette holds the chart colours; tests look for them in screenshots.
 var palette = []string{"#2563eb", "#16a34a", "#dc2626", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#65a30d"}
 
+// seriesPalette is the palette without red, which says "bad": for waves and other series
+// that are neither good nor bad.
+var seriesPalette = []string{"#2563eb", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#65a30d"}
+
 // Named colours of the palette.
 const (
 	colBlue   = "#2563eb"
@@ -254,8 +258,11 @@ func LineChart(id, title, empty string, pts []Point, color string, num func(floa
 type GanttRow struct {
 	Label      string
 	Start, End time.Time
-	Note       string // shown right of the bar
-	Color      string
+	// WindowEnd, when set, draws a light band from Start to it behind the bar (the time
+	// allowed, e.g. a cutover window).
+	WindowEnd time.Time
+	Note      string // shown right of the bar
+	Color     string
 }
 
 // Gantt draws one horizontal bar per row over a shared time axis.
@@ -274,6 +281,9 @@ func Gantt(id, title, empty string, rows []GanttRow, tFmt func(time.Time) string
 		}
 		if r.End.After(t1) {
 			t1 = r.End
+		}
+		if r.WindowEnd.After(t1) {
+			t1 = r.WindowEnd
 		}
 	}
 	if !t1.After(t0) {
@@ -305,6 +315,10 @@ func Gantt(id, title, empty string, rows []GanttRow, tFmt func(time.Time) string
 			w = 3
 		}
 		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end" class="lbl">%s<title>%s</title></text>`, left-8, y+rowH/2+4, esc(truncate(r.Label, 22)), esc(r.Label))
+		if r.WindowEnd.After(r.Start) {
+			fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="%s" fill-opacity="0.15" stroke="%s" stroke-opacity="0.4" stroke-dasharray="3 2"/>`,
+				x(r.Start), y+3, x(r.WindowEnd)-x(r.Start), rowH-6, col, col)
+		}
 		fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="%s" rx="3"><title>%s: %s – %s</title></rect>`,
 			x(r.Start), y+5, w, rowH-10, col, esc(r.Label), esc(tFmt(r.Start)), esc(tFmt(r.End)))
 		if r.Note != "" {
@@ -323,7 +337,7 @@ func Gantt(id, title, empty string, rows []GanttRow, tFmt func(time.Time) string
 type GraphNode struct {
 	ID    string
 	Label string
-	Group int // colour index (e.g. the wave); -1 = by component
+	Color string // "" = the colour of its component
 }
 
 // GraphEdge goes From (the owner who grants) To (the grantee).
@@ -421,7 +435,7 @@ func DelegationGraph(id, title, empty string, nodes []GraphNode, edges []GraphEd
 			cx, cy = pad, cy+shelf+pad
 			shelf = 0
 		}
-		cells = append(cells, cell{comp: c, x: cx, y: cy, size: size, colour: palette[i%len(palette)]})
+		cells = append(cells, cell{comp: c, x: cx, y: cy, size: size, colour: seriesPalette[i%len(seriesPalette)]})
 		cx += size + pad
 		shelf = math.Max(shelf, size)
 	}
@@ -465,8 +479,8 @@ func DelegationGraph(id, title, empty string, nodes []GraphNode, edges []GraphEd
 		for _, ni := range c.comp {
 			p := pos[ni]
 			col := c.colour
-			if g := nodes[ni].Group; g >= 0 {
-				col = palette[g%len(palette)]
+			if nodes[ni].Color != "" {
+				col = nodes[ni].Color
 			}
 			fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="%.0f" fill="%s"><title>%s</title></circle>`, p[0], p[1], nodeR, col, esc(nodes[ni].ID))
 			// The label sits outside the circle, away from the edges.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/bascule-migrate/bascule/planner/audit"
 	"github.com/bascule-migrate/bascule/planner/verify"
+	"github.com/bascule-migrate/bascule/planner/waves"
 	"github.com/bascule-migrate/bascule/reports"
 )
 
@@ -149,7 +150,7 @@ func runReport(ctx context.Context, o *ReportOptions, g *GlobalOptions, cmd *cob
 func loadRunReport(ctx context.Context, o *ReportOptions, g *GlobalOptions) (*reports.RunReport, error) {
 	if o.From != "" {
 		var rep reports.RunReport
-		if err := readJSONFile(o.From, &rep, reports.RunSchema); err != nil {
+		if err := readJSONFile(o.From, &rep, reports.RunSchema, "throughput"); err != nil {
 			return nil, err
 		}
 		return &rep, nil
@@ -165,21 +166,25 @@ func loadRunReport(ctx context.Context, o *ReportOptions, g *GlobalOptions) (*re
 	return reports.BuildRun(ctx, store, time.Time{})
 }
 
-// readJSONFile decodes a report's JSON file after checking its schema field: schema is
-// the value the kind's reports carry ("bascule.verify/1", 1 …).
-func readJSONFile(path string, v any, schema any) error {
+// readJSONFile decodes a report's JSON file after checking its schema field (schema is the
+// value the kind's reports carry: "bascule.verify/1", 1 …) and that it has the top-level
+// field key, which tells kinds with the same schema number apart.
+func readJSONFile(path string, v any, schema any, key string) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return err
 	}
-	var head struct {
-		Schema any `json:"schema"`
-	}
+	var head map[string]json.RawMessage
 	if err := json.Unmarshal(b, &head); err != nil {
 		return fmt.Errorf("%s is not JSON: %w", path, err)
 	}
-	if fmt.Sprint(head.Schema) != fmt.Sprint(schema) {
-		return fmt.Errorf("%s has schema %v, not %v: is it the right --kind?", path, head.Schema, schema)
+	var got any
+	json.Unmarshal(head["schema"], &got) //nolint:errcheck // absent: nil, reported below
+	if fmt.Sprint(got) != fmt.Sprint(schema) {
+		return fmt.Errorf("%s has schema %v, not %v: is it the right --kind?", path, got, schema)
+	}
+	if _, ok := head[key]; !ok {
+		return fmt.Errorf("%s has no %q field: is it the right --kind?", path, key)
 	}
 	if err := json.Unmarshal(b, v); err != nil {
 		return fmt.Errorf("%s: %w", filepath.Base(path), err)
@@ -194,14 +199,33 @@ var reportWriters = map[string]struct {
 }{
 	"audit": {"the audit: bascule audit --output json > audit.json", func(from, dir string, o reports.Options) (*reports.Result, error) {
 		var rep audit.Report
-		if err := readJSONFile(from, &rep, audit.SchemaVersion); err != nil {
+		if err := readJSONFile(from, &rep, audit.SchemaVersion, "estimate"); err != nil {
 			return nil, err
 		}
 		return reports.WriteAudit(dir, &rep, o)
 	}},
+	"plan": {"the plan file bascule plan wrote: plan.yaml, or plan.json from bascule plan --output json", func(from, dir string, o reports.Options) (*reports.Result, error) {
+		var p *waves.Plan
+		if strings.EqualFold(filepath.Ext(from), ".json") {
+			p = &waves.Plan{}
+			if err := readJSONFile(from, p, waves.SchemaVersion, "waves"); err != nil {
+				return nil, err
+			}
+		} else {
+			f, err := os.Open(from)
+			if err != nil {
+				return nil, err
+			}
+			defer f.Close()
+			if p, err = waves.ReadYAML(f); err != nil {
+				return nil, fmt.Errorf("%s: %w", from, err)
+			}
+		}
+		return reports.WritePlan(dir, p, o)
+	}},
 	"verify": {"the verification: bascule verify --output json > verify.json", func(from, dir string, o reports.Options) (*reports.Result, error) {
 		var rep verify.Report
-		if err := readJSONFile(from, &rep, verify.SchemaVersion); err != nil {
+		if err := readJSONFile(from, &rep, verify.SchemaVersion, "differences"); err != nil {
 			return nil, err
 		}
 		return reports.WriteVerify(dir, &rep, o)

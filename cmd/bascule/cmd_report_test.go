@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/bascule-migrate/bascule/planner/audit"
 	"github.com/bascule-migrate/bascule/planner/verify"
+	"github.com/bascule-migrate/bascule/planner/waves"
 	"github.com/bascule-migrate/bascule/state"
 	"github.com/bascule-migrate/bascule/state/sqlite"
 )
@@ -60,7 +62,19 @@ func TestReportCommand(t *testing.T) {
 	b, _ = json.Marshal(verify.Report{Schema: verify.SchemaVersion, Verdict: verify.VerdictOK,
 		Mailboxes: []verify.MailboxReport{{Address: "anne@example.fr", Target: "anne"}}})
 	os.WriteFile(verifyJSON, b, 0o644) //nolint:errcheck
-	for kind, from := range map[string]string{"audit": auditJSON, "verify": verifyJSON} {
+	plan := &waves.Plan{Schema: waves.SchemaVersion, Options: waves.Options{Workers: 1, MailboxParallel: 4},
+		Waves: []waves.Wave{{Number: 1, Mailboxes: []waves.Mailbox{{Source: "anne@example.fr", Target: "anne", Group: -1, Line: 2}}}}}
+	planYAML := filepath.Join(dir, "plan.yaml")
+	var yb bytes.Buffer
+	if err := waves.WriteYAML(&yb, plan); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(planYAML, yb.Bytes(), 0o644) //nolint:errcheck
+	planJSON := filepath.Join(dir, "plan.json")
+	b, _ = json.Marshal(plan)
+	os.WriteFile(planJSON, b, 0o644) //nolint:errcheck
+	for kind, from := range map[string]string{"audit": auditJSON, "verify": verifyJSON, "plan": planYAML, "plan ": planJSON} {
+		kind = strings.TrimSpace(kind)
 		code, text := run(t, "report", "--kind", kind, "--from", from, "--dir", filepath.Join(dir, kind), "--lang", "fr")
 		if code != 0 || !strings.Contains(text, kind+".html") {
 			t.Errorf("report --kind %s: exit %d: %s", kind, code, text)
@@ -79,8 +93,10 @@ func TestReportCommand(t *testing.T) {
 		{[]string{"report", "--kind", "audit", "--from", verifyJSON}, "is it the right --kind"},
 		{[]string{"report", "--kind", "verify", "--from", auditJSON}, "is it the right --kind"},
 		{[]string{"report", "--kind", "audit"}, "needs --from"},
+		{[]string{"report", "--kind", "plan", "--from", auditJSON}, "is it the right --kind"},
+		{[]string{"report", "--kind", "plan", "--from", verifyJSON + ".yaml"}, "no such file"},
 	} {
-		code, text := run(t, c.args...)
+		code, text := run(t, append(c.args, "--dir", filepath.Join(dir, "bad"))...)
 		if code != exitConfig || !strings.Contains(text, c.want) {
 			t.Errorf("%v: exit %d, %q; want exit %d and %q", c.args, code, text, exitConfig, c.want)
 		}
