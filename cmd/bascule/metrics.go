@@ -73,7 +73,7 @@ var (
 		[]string{"source", "reason"}, nil)
 )
 
-// startMetrics listens on addr and serves /metrics until stop.
+// startMetrics listens on addr and serves /metrics until the process ends.
 func startMetrics(addr string) (*metrics, error) {
 	m := &metrics{reg: prometheus.NewRegistry(), live: map[string]*liveMailbox{},
 		fkinds: map[model.CollectionKind]planner.Counters{}, mstatus: map[string]int64{}}
@@ -95,12 +95,6 @@ func startMetrics(addr string) (*metrics, error) {
 
 // Addr is where the metrics are served.
 func (m *metrics) Addr() string { return m.ln.Addr().String() }
-
-func (m *metrics) stop() {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	_ = m.srv.Shutdown(ctx)
-}
 
 // watchSource makes the source's throttling counters part of the metrics (Graph and EWS).
 func (m *metrics) watchSource(src any) {
