@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -286,6 +287,26 @@ func TestIMAPSourceDelta(t *testing.T) {
 	tot := jsonResult(t, r.stdout)["totals"].(map[string]any)
 	if tot["written"].(float64) != 5 || tot["deleted"].(float64) != 2 {
 		t.Errorf("delta totals = %v, want written 5, deleted 2", tot)
+	}
+	e.same()
+}
+
+// TestIMAPSourceUIDValidity: a source folder whose UIDVALIDITY changes (doveadm, as after an
+// index rebuild) is listed again in full; with --deletes mirror the target ends equal to the
+// source, nothing twice.
+func TestIMAPSourceUIDValidity(t *testing.T) {
+	e := newIMAPEnv(t, 30, 50<<10)
+	e.migrate()
+	e.same()
+	out, err := exec.Command("doveadm", "-c", filepath.Join(e.src.Dir, "etc", "dovecot.conf"), "mailbox", "update",
+		"-u", "alice", "--uid-validity", "4242", "INBOX").CombinedOutput()
+	if err != nil {
+		t.Fatalf("doveadm mailbox update: %v\n%s", err, out)
+	}
+	r := e.migrate("--deletes", "mirror", "--output", "json")
+	tot := jsonResult(t, r.stdout)["totals"].(map[string]any)
+	if tot["written"].(float64) == 0 || tot["written"] != tot["deleted"] {
+		t.Errorf("totals after a UIDVALIDITY change = %v, want INBOX written again and its old copies deleted", tot)
 	}
 	e.same()
 }
