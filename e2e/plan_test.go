@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -8,8 +9,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bascule-migrate/bascule/extract/exchangecsv"
+	"github.com/bascule-migrate/bascule/planner/audit"
 	"github.com/bascule-migrate/bascule/planner/waves"
 	simcsv "github.com/bascule-migrate/bascule/sim/exchangecsv"
+	simgraph "github.com/bascule-migrate/bascule/sim/graph"
 	"github.com/bascule-migrate/bascule/sim/tenant"
 )
 
@@ -174,6 +178,113 @@ func TestPlanWaves(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(e.dir, "bad.yaml")); err == nil {
 		t.Error("a plan was written from a bad mapping")
 	}
+}
+
+// TestPlanFromAudit: the report bascule audit writes is what bascule plan reads. Each
+// mailbox of the plan carries the audit's items, bytes and estimate. Every delegation of
+// the tenant (Graph calendar permissions, Exchange's exports) keeps its two ends in one
+// wave, and every wave fits the window unless a finding says why.
+func TestPlanFromAudit(t *testing.T) {
+	ten := tenant.Generate(tenant.Config{Seed: 12, Users: 6, Messages: 300})
+	const secret = "e2e-plan-audit"
+	sim, err := simgraph.Start(simgraph.Options{Tenant: ten, ClientID: "bascule-e2e", ClientSecret: secret})
+	if err != nil {
+		t.Fatalf("simgraph.Start() = %v", err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	t.Setenv("BASCULE_CLIENT_SECRET", secret) // e.command adds it only with a Dovecot
+	dir := t.TempDir()
+	e := &env{t: t, tenant: ten, sim: sim, dir: dir, caFile: filepath.Join(dir, "ca.pem"), secret: secret}
+	if err := sim.WriteCAFile(e.caFile); err != nil {
+		t.Fatal(err)
+	}
+	exports := filepath.Join(dir, "exports")
+	if err := os.MkdirAll(exports, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := simcsv.Write(exports, ten); err != nil {
+		t.Fatal(err)
+	}
+	r := e.run("audit", "--all", "--exchange-csv-dir", exports, "--output", "json",
+		"--graph-endpoint", sim.GraphEndpoint(), "--authority-host", sim.AuthorityHost(),
+		"--tenant-id", sim.TenantID(), "--client-id", "bascule-e2e", "--ca-file", e.caFile, "--no-progress", "--log-level", "warn")
+	if r.code != 0 && r.code != 3 { // 3: blocking findings, the report is written all the same
+		t.Fatalf("bascule audit exit %d\n%s", r.code, tail(r.stderr, 4000))
+	}
+	auditFile := filepath.Join(dir, "audit.json")
+	writeTestFile(t, auditFile, r.stdout)
+	var rep audit.Report
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+
+	mapping := "Source Email,Destination Email\n"
+	for _, u := range ten.Users() {
+		mapping += u.UPN + "," + strings.Split(u.UPN, "@")[0] + "\n"
+	}
+	mappingFile := filepath.Join(dir, "users.csv")
+	writeTestFile(t, mappingFile, mapping)
+	r = e.run("plan", "--audit", auditFile, "--exchange-csv-dir", exports, "--mapping", mappingFile,
+		"--window", "2m", "--mailbox-parallel", "1", "--start", "2026-12-04T20:00:00Z", "--out", "-", "--output", "json")
+	if r.code != 0 {
+		t.Fatalf("bascule plan exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	var p waves.Plan
+	if err := json.Unmarshal([]byte(r.stdout), &p); err != nil {
+		t.Fatalf("plan JSON: %v\n%s", err, r.stdout)
+	}
+	if !p.Options.Sized || p.Totals.Mailboxes != len(ten.Users()) {
+		t.Fatalf("plan: sized=%v, %d mailboxes, want sized and %d", p.Options.Sized, p.Totals.Mailboxes, len(ten.Users()))
+	}
+	// Sizes are the audit's.
+	byAddr := map[string]audit.Mailbox{}
+	for _, m := range rep.Mailboxes {
+		byAddr[strings.ToLower(m.Address)] = m
+	}
+	waveOf := map[string]int{}
+	var items int64
+	for _, w := range p.Waves {
+		for _, m := range w.Mailboxes {
+			a := byAddr[strings.ToLower(m.Source)]
+			if m.Items != a.Items || m.Bytes != a.Bytes || m.EstimateSeconds != a.Estimate.Seconds || m.Type != a.Type {
+				t.Errorf("%s in the plan: %d items, %d bytes, %gs, %q; audit: %d, %d, %gs, %q", m.Source, m.Items, m.Bytes, m.EstimateSeconds, m.Type,
+					a.Items, a.Bytes, a.Estimate.Seconds, a.Type)
+			}
+			waveOf[strings.ToLower(m.Source)] = w.Number
+			items += m.Items
+		}
+		if w.OverWindow && !slices.ContainsFunc(p.Findings, func(f waves.Finding) bool { return f.Wave == w.Number }) {
+			t.Errorf("wave %d is over the window and no finding says why", w.Number)
+		}
+	}
+	if items != rep.Totals.Items {
+		t.Errorf("plan holds %d items, the audit %d", items, rep.Totals.Items)
+	}
+	// Every delegation between two mailboxes of the tenant, from Graph and the exports,
+	// has its two ends in the same wave.
+	exp, err := exchangecsv.Load(exports)
+	if err != nil {
+		t.Fatal(err)
+	}
+	grants := exp.AllGrants()
+	for _, u := range ten.Users() {
+		grants = append(grants, ten.Grants(u.ID)...)
+	}
+	links := 0
+	for _, g := range grants {
+		a, b := waveOf[strings.ToLower(g.Owner)], waveOf[strings.ToLower(g.Grantee)]
+		if a == 0 || b == 0 || g.Deny || g.Role == "None" || strings.EqualFold(g.Owner, g.Grantee) {
+			continue
+		}
+		links++
+		if a != b {
+			t.Errorf("%s grants %s %s, but they are in waves %d and %d", g.Owner, g.Grantee, g.Role, a, b)
+		}
+	}
+	if links == 0 {
+		t.Fatal("the tenant has no delegation between its mailboxes: the test proves nothing")
+	}
+	t.Logf("%d mailboxes, %d links, %d waves, %d groups, %d findings", len(waveOf), links, len(p.Waves), len(p.Groups), len(p.Findings))
 }
 
 func writeTestFile(t *testing.T, path, content string) {
