@@ -34,6 +34,15 @@ func TestGolden(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
+					if filepath.Ext(f) == ".json" && rc.name != "run" {
+						// audit.json, plan.json, verify.json are their planner types as they
+						// are (tested there, and fields are added there): they must read back
+						// into the same value.
+						if err := rc.roundTrip(got); err != nil {
+							t.Errorf("%s: %v", filepath.Base(f), err)
+						}
+						continue
+					}
 					gp := filepath.Join(gdir, filepath.Base(f))
 					if *update {
 						os.MkdirAll(gdir, 0o755) //nolint:errcheck

@@ -1,6 +1,9 @@
 package reports
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,18 +15,37 @@ type reportCase struct {
 	name   string
 	write  func(dir string, o Options) (*Result, error)
 	charts []string
+	// roundTrip decodes a JSON document the report wrote and compares it with the input.
+	roundTrip func([]byte) error
+}
+
+// sameAfterJSON checks that b decodes into a value equal to in (compared through JSON, so
+// that time zones and nil/empty slices compare as JSON does).
+func sameAfterJSON[T any](in *T) func([]byte) error {
+	return func(b []byte) error {
+		var out T
+		if err := json.Unmarshal(b, &out); err != nil {
+			return err
+		}
+		x, _ := json.Marshal(in)
+		y, _ := json.Marshal(&out)
+		if !bytes.Equal(x, y) {
+			return fmt.Errorf("does not read back as the input:\n%s", firstDiff(string(y), string(x)))
+		}
+		return nil
+	}
 }
 
 func reportCases() []reportCase {
 	return []reportCase{
 		{"run", func(dir string, o Options) (*Result, error) { return WriteRun(dir, runFixture(), o) },
-			[]string{"chart-throughput-items", "chart-throughput-bytes", "chart-kinds", "chart-sizes"}},
+			[]string{"chart-throughput-items", "chart-throughput-bytes", "chart-kinds", "chart-sizes"}, sameAfterJSON(runFixture())},
 		{"audit", func(dir string, o Options) (*Result, error) { return WriteAudit(dir, auditFixture(), o) },
-			[]string{"chart-kinds", "chart-sizes", "chart-types", "chart-delegations", "chart-estimates"}},
+			[]string{"chart-kinds", "chart-sizes", "chart-types", "chart-delegations", "chart-estimates"}, sameAfterJSON(auditFixture())},
 		{"verify", func(dir string, o Options) (*Result, error) { return WriteVerify(dir, verifyFixture(), o) },
-			[]string{"chart-kinds", "chart-differences"}},
+			[]string{"chart-kinds", "chart-differences"}, sameAfterJSON(verifyFixture())},
 		{"plan", func(dir string, o Options) (*Result, error) { return WritePlan(dir, planFixture(), o) },
-			[]string{"chart-waves", "chart-wave-load", "chart-groups"}},
+			[]string{"chart-waves", "chart-wave-load", "chart-groups"}, sameAfterJSON(planFixture())},
 	}
 }
 
