@@ -52,11 +52,12 @@ func IsDSN(s string) bool {
 	return strings.HasPrefix(l, "postgres://") || strings.HasPrefix(l, "postgresql://")
 }
 
-var kvPassword = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
+var kvPassword = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&]+)`)
 
 // Redact returns dsn with its password (in the URL's user info or a password parameter)
 // replaced by "xxxxx": what may be printed or logged.
 func Redact(dsn string) string {
+	s := dsn
 	if u, err := url.Parse(dsn); err == nil && u.Scheme != "" {
 		if _, has := u.User.Password(); has {
 			u.User = url.UserPassword(u.User.Username(), "xxxxx")
@@ -66,14 +67,19 @@ func Redact(dsn string) string {
 			q.Set("password", "xxxxx")
 			u.RawQuery = q.Encode()
 		}
-		return u.String()
+		s = u.String()
 	}
-	// Not a URL (or a malformed one): hide anything after "password=" and after "user:".
-	s := kvPassword.ReplaceAllString(dsn, "${1}xxxxx")
+	// Whatever the form (key=value, or a URL that does not parse), hide anything after
+	// "password=" and between "user:" and "@".
+	s = kvPassword.ReplaceAllString(s, "${1}xxxxx")
 	if i := strings.Index(s, "://"); i >= 0 {
-		if at := strings.LastIndex(s, "@"); at > i {
-			if c := strings.Index(s[i+3:at], ":"); c >= 0 {
-				s = s[:i+3+c+1] + "xxxxx" + s[at:]
+		auth := s[i+3:]
+		if j := strings.IndexAny(auth, "/?"); j >= 0 {
+			auth = auth[:j]
+		}
+		if at := strings.LastIndex(auth, "@"); at >= 0 {
+			if c := strings.Index(auth[:at], ":"); c >= 0 && auth[c+1:at] != "xxxxx" {
+				s = s[:i+3+c+1] + "xxxxx" + s[i+3+at:]
 			}
 		}
 	}
