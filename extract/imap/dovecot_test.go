@@ -23,6 +23,7 @@ import (
 // holds (kept up to date by the mutators).
 type server struct {
 	addr string
+	dir  string // Dovecot's directory (configuration, logs)
 	// loginAs returns the login name and password that act as user.
 	loginAs func(user string) (string, string)
 	// folderName maps a corpus folder ("/" separated) to the server's name.
@@ -47,7 +48,7 @@ func startDovecot(t testing.TB, users ...string) *server {
 		n, _, _ := strings.Cut(u, ":")
 		names = append(names, n)
 	}
-	s := &server{addr: d.Addr, delim: "/", users: names,
+	s := &server{addr: d.Addr, dir: d.Dir, delim: "/", users: names,
 		loginAs:    func(u string) (string, string) { return u + "*" + d.MasterUser, d.MasterPass },
 		folderName: func(f string) string { return f },
 		special: map[string]string{"Drafts": model.WellKnownDrafts, "Sent": model.WellKnownSentItems,

@@ -57,10 +57,11 @@ type pool struct {
 	conns    []*conn
 	noselect map[string]bool // folders listed \Noselect
 	caps     imap.CapSet     // of the last connection made
+	max      int             // connections allowed (lowered when the server refuses more)
 }
 
 func newPool(s *Source, login string) *pool {
-	p := &pool{s: s, login: login, noselect: map[string]bool{}}
+	p := &pool{s: s, login: login, noselect: map[string]bool{}, max: s.cfg.Connections}
 	p.cond = sync.NewCond(&p.mu)
 	return p
 }
@@ -120,6 +121,12 @@ func (p *pool) dial(ctx context.Context) (*conn, error) {
 		c.Close()
 		var ie *imap.Error
 		if errors.As(err, &ie) {
+			switch {
+			case ie.Code == imap.ResponseCodeUnavailable, ie.Code == imap.ResponseCodeLimit, ie.Code == imap.ResponseCodeInUse,
+				ie.Type == imap.StatusResponseTypeBye, strings.Contains(strings.ToLower(ie.Text), "connections"):
+				// Busy, or too many connections: not a verdict on the credentials.
+				return nil, model.Retryable(fmt.Errorf("login as %q: %s", user, strings.TrimSpace(ie.Text)))
+			}
 			return nil, model.Fatal(fmt.Errorf("login as %q: %s: %w", user, strings.TrimSpace(ie.Text), errRefused))
 		}
 		if ctx.Err() != nil {
@@ -152,7 +159,7 @@ func classifyDial(addr string, err error) error {
 func (p *pool) adopt(c *conn) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(p.conns) >= p.s.cfg.Connections {
+	if len(p.conns) >= p.max {
 		go c.close()
 		return
 	}
@@ -190,11 +197,11 @@ func (p *pool) acquire(ctx context.Context, folder string) (*conn, error) {
 			}
 		}
 		switch {
-		case best != nil && (best.inflight == 0 || len(p.conns) >= cfg.Connections):
+		case best != nil && (best.inflight == 0 || len(p.conns) >= p.max):
 			best.inflight++
 			p.mu.Unlock()
 			return best, nil
-		case len(p.conns) < cfg.Connections:
+		case len(p.conns) < p.max:
 			c := &conn{dialing: true, inflight: 1}
 			p.conns = append(p.conns, c)
 			p.mu.Unlock()
@@ -203,6 +210,14 @@ func (p *pool) acquire(ctx context.Context, folder string) (*conn, error) {
 			if err != nil {
 				p.remove(c)
 				p.cond.Broadcast()
+				if len(p.conns) > 0 && ctx.Err() == nil && !errors.Is(err, errRefused) {
+					// The server takes no more connections for this user (a per-user or
+					// per-IP limit): make do with those there are.
+					p.max = len(p.conns)
+					p.s.log.Warn("imap source: the server refused another connection; going on with fewer",
+						"login", p.login, "connections", p.max, "error", err)
+					continue
+				}
 				p.mu.Unlock()
 				return nil, err
 			}

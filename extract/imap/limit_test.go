@@ -1,0 +1,66 @@
+package imap
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bascule-migrate/bascule/model"
+)
+
+// TestConnectionLimit: a server that takes fewer connections per user than configured
+// (Dovecot's mail_max_userip_connections lowered to 2) refuses the extra ones; the source
+// goes on with those it has, and every body still arrives.
+func TestConnectionLimit(t *testing.T) {
+	d := startDovecot(t, "alice", "bob")
+	d.seed(t, 30)
+	conf := filepath.Join(d.dir, "etc", "dovecot.conf")
+	b, err := os.ReadFile(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = []byte(strings.Replace(string(b), "mail_max_userip_connections = 200", "mail_max_userip_connections = 2", 1))
+	if err := os.WriteFile(conf, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("doveadm", "-c", conf, "reload").CombinedOutput(); err != nil {
+		t.Fatalf("doveadm reload: %v\n%s", err, out)
+	}
+	time.Sleep(500 * time.Millisecond)
+	cfg := dovecotConfig(d)
+	cfg.Connections, cfg.Pipeline = 6, 1
+	src := d.source(t, cfg)
+	mbx := model.Mailbox{ID: "alice", Address: "alice"}
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	ch := make(chan string)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range ch {
+				sum, _, err := openHash(ctx, src, mbx, id)
+				if err != nil || sum != d.msgs["alice"][id].SHA256 {
+					t.Errorf("Open(%s) = %s, %v", id, sum, err)
+				}
+			}
+		}()
+	}
+	for id := range d.msgs["alice"] {
+		ch <- id
+	}
+	close(ch)
+	wg.Wait()
+	p := src.pool(mbx)
+	p.mu.Lock()
+	max := p.max
+	p.mu.Unlock()
+	if max > 2 {
+		t.Errorf("the pool still allows %d connections", max)
+	}
+}
