@@ -227,10 +227,10 @@ func (s *Source) janitor() {
 			return
 		case now := <-t.C:
 			s.mu.Lock()
-			for id, p := range s.pools {
-				if p.closeIdle(now.Add(-s.cfg.IdleTimeout)) {
-					delete(s.pools, id)
-				}
+			// Pools stay (a few fields: the folders listed \Noselect, the connection
+			// limit learnt); their idle connections go.
+			for _, p := range s.pools {
+				p.closeIdle(now.Add(-s.cfg.IdleTimeout))
 			}
 			s.mu.Unlock()
 		}
