@@ -155,9 +155,17 @@ func runPlan(_ context.Context, o *PlanOptions, g *GlobalOptions, cmd *cobra.Com
 	plan.Tool = "bascule " + version
 	plan.Generated = time.Now().UTC().Truncate(time.Second)
 	plan.Inputs = waves.Inputs{Audit: o.Audit, Mapping: o.Mapping, ExchangeCSVDir: o.ExchangeCSV}
-	for _, p := range exportProblems {
-		plan.Findings = append(plan.Findings, waves.Finding{Code: waves.FindingExportProblem, Severity: waves.Warning, Message: p,
-			Action: "correct the export (or the directory in mailboxes.csv) and plan again: a delegation that could not be read cannot keep its group together"})
+	if n := len(exportProblems); n > 0 {
+		// One finding for them all: the audit and migrate list them one by one.
+		shown := exportProblems[:min(n, 5)]
+		more := ""
+		if n > len(shown) {
+			more = fmt.Sprintf(" (and %d more)", n-len(shown))
+		}
+		plan.Findings = append(plan.Findings, waves.Finding{Code: waves.FindingExportProblem, Severity: waves.Warning,
+			Message: fmt.Sprintf("%d line(s) of Exchange's exports name no mailbox or could not be read, so they link nothing the plan can keep together: %s%s",
+				n, strings.Join(shown, "; "), more),
+			Action: "a group named there (FullAccess to a shared mailbox, say) links its members: pin them to the same wave with the Wave column; an orphaned SID or an outside user needs nothing; a line that does not parse: correct the export and plan again"})
 	}
 
 	w := cmd.OutOrStdout()
