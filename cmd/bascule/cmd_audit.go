@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -162,6 +163,10 @@ func runAudit(ctx context.Context, o *AuditOptions, g *GlobalOptions, cmd *cobra
 			return &exitError{code: exitConfig, err: fmt.Errorf("--exchange-csv-dir: %w", err)}
 		}
 		cfg.Grants = e
+		cfg.Types = map[string]string{}
+		for _, m := range e.Mailboxes() {
+			cfg.Types[strings.ToLower(m.Address)] = audit.TypeOf(m.RecipientTypeDetails)
+		}
 	}
 	rep, err := audit.Run(ctx, cfg)
 	if err != nil {

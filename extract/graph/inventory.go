@@ -266,34 +266,56 @@ func (s *Source) FolderStats(ctx context.Context, mbx model.Mailbox) ([]extract.
 	if err != nil {
 		return nil, err
 	}
+	// One count per collection, four at a time (Microsoft's per-mailbox concurrency).
+	var own []model.Collection
 	for _, c := range cols {
-		if c.Owner != "" {
-			continue // another mailbox's, shared to this one: audited with its owner
+		if c.Owner == "" && (c.Kind == model.KindCalendar || c.Kind == model.KindContacts || c.Kind == model.KindTasks) {
+			own = append(own, c) // others' collections shared to this one are audited with their owner
 		}
-		var link, perm string
-		switch c.Kind {
-		case model.KindCalendar:
-			link, perm = s.rawURL("users", mbx.ID, "calendars", c.ID, "events"), permCalendars
-		case model.KindContacts:
-			link, perm = s.rawURL("users", mbx.ID, "contactFolders", c.ID, "contacts"), permContacts
-		case model.KindTasks:
-			link, perm = s.rawURL("users", mbx.ID, "todo", "lists", c.ID, "tasks"), permTasks
-		default:
-			continue
-		}
-		var p struct {
-			Count *int64 `json:"@odata.count"`
-		}
-		if err := s.getJSON(ctx, link+"?"+odataQuery("$count", "true", "$top", "1", "$select", "id"), "counting "+string(c.Kind)+" "+c.Name+" of "+mbx.Address, perm, &p); err != nil {
-			return nil, err
-		}
-		n := c.TotalItems
-		if p.Count != nil {
-			n = *p.Count
-		}
-		out = append(out, extract.FolderStat{ID: c.ID, Path: []string{c.Name}, Kind: extract.FolderKind(c.Kind), Items: n})
+	}
+	counts := make([]int64, len(own))
+	errs := make([]error, len(own))
+	sem := make(chan struct{}, 4)
+	var wg sync.WaitGroup
+	for i, c := range own {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			counts[i], errs[i] = s.countCollection(ctx, mbx, c)
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	for i, c := range own {
+		out = append(out, extract.FolderStat{ID: c.ID, Path: []string{c.Name}, Kind: extract.FolderKind(c.Kind), Items: counts[i]})
 	}
 	return out, nil
+}
+
+// countCollection asks the item count of one collection ($count=true&$top=1).
+func (s *Source) countCollection(ctx context.Context, mbx model.Mailbox, c model.Collection) (int64, error) {
+	var link, perm string
+	switch c.Kind {
+	case model.KindCalendar:
+		link, perm = s.rawURL("users", mbx.ID, "calendars", c.ID, "events"), permCalendars
+	case model.KindContacts:
+		link, perm = s.rawURL("users", mbx.ID, "contactFolders", c.ID, "contacts"), permContacts
+	default:
+		link, perm = s.rawURL("users", mbx.ID, "todo", "lists", c.ID, "tasks"), permTasks
+	}
+	var p struct {
+		Count *int64 `json:"@odata.count"`
+	}
+	if err := s.getJSON(ctx, link+"?"+odataQuery("$count", "true", "$top", "1", "$select", "id"),
+		"counting "+string(c.Kind)+" "+c.Name+" of "+mbx.Address, perm, &p); err != nil {
+		return 0, err
+	}
+	if p.Count == nil {
+		return c.TotalItems, nil
+	}
+	return *p.Count, nil
 }
 
 // LargeItems lists the messages whose PidTagMessageSize is over minSize: at most largePages

@@ -20,7 +20,7 @@ const (
 	// target's limit is not given or is higher.
 	DefaultLargeThreshold = 10 << 20
 	DefaultLargestItems   = 10
-	DefaultParallel       = 8
+	DefaultParallel       = 32
 )
 
 // Grants gives the grants an owner gives besides the source's own (Exchange CSV exports).
@@ -35,7 +35,10 @@ type Config struct {
 	// Settings (optional) reads rules, out-of-office and the source's own grants.
 	Settings extract.SettingsSource
 	// Grants (optional) adds grants from Exchange's exports.
-	Grants    Grants
+	Grants Grants
+	// Types (optional) gives mailbox types by lower-case address when the source does not
+	// (EWS): Exchange's Get-Mailbox RecipientTypeDetails through TypeOf.
+	Types     map[string]string
 	Selection extract.Selection
 
 	// TargetMaxMessageSize is the largest message the target accepts (0 = not checked).
@@ -179,6 +182,18 @@ func auditMailbox(ctx context.Context, cfg Config, mbx model.Mailbox) (Mailbox, 
 		DelegationsOut: []Delegation{}, DelegationsIn: []Delegation{}}
 	var w Work
 	inv := cfg.Inventory
+	// The settings (rules, out-of-office, grants) are read meanwhile.
+	type settingsResult struct {
+		set model.MailboxSettings
+		err error
+	}
+	setc := make(chan settingsResult, 1)
+	if cfg.Settings != nil {
+		go func() {
+			set, err := cfg.Settings.Settings(ctx, mbx)
+			setc <- settingsResult{set, err}
+		}()
+	}
 	info, err := inv.MailboxInfo(ctx, mbx)
 	if err != nil {
 		return m, w, err
@@ -222,13 +237,10 @@ func auditMailbox(ctx context.Context, cfg Config, mbx model.Mailbox) (Mailbox, 
 		case extract.FolderCalendar:
 			w.Groupware += f.Items
 			w.Folders++
-			s, e, err := inv.SeriesStats(ctx, mbx, f)
-			if err != nil {
-				return m, w, err
-			}
-			m.Series += s
-			m.Exceptions += e
 		}
+	}
+	if err := seriesStats(ctx, inv, mbx, stats, &m); err != nil {
+		return m, w, err
 	}
 	markNames(m.Folders)
 
@@ -257,8 +269,12 @@ func auditMailbox(ctx context.Context, cfg Config, mbx model.Mailbox) (Mailbox, 
 		}
 	}
 
+	if t := cfg.Types[strings.ToLower(mbx.Address)]; m.Type == "" && t != "" {
+		m.Type = t
+	}
 	if cfg.Settings != nil {
-		set, err := cfg.Settings.Settings(ctx, mbx)
+		r := <-setc
+		set, err := r.set, r.err
 		if err != nil {
 			return m, w, err
 		}
@@ -283,6 +299,58 @@ func auditMailbox(ctx context.Context, cfg Config, mbx model.Mailbox) (Mailbox, 
 		}
 	}
 	return m, w, nil
+}
+
+// seriesStats counts the series and exceptions of every calendar, four calendars at a time.
+func seriesStats(ctx context.Context, inv extract.Inventory, mbx model.Mailbox, stats []extract.FolderStat, m *Mailbox) error {
+	var cals []extract.FolderStat
+	for _, f := range stats {
+		if f.Kind == extract.FolderCalendar {
+			cals = append(cals, f)
+		}
+	}
+	series := make([]int64, len(cals))
+	excepts := make([]int64, len(cals))
+	errs := make([]error, len(cals))
+	sem := make(chan struct{}, 4)
+	var wg sync.WaitGroup
+	for i, c := range cals {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			series[i], excepts[i], errs[i] = inv.SeriesStats(ctx, mbx, c)
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	for i := range cals {
+		m.Series += series[i]
+		m.Exceptions += excepts[i]
+	}
+	return nil
+}
+
+// TypeOf maps Exchange's RecipientTypeDetails (UserMailbox, SharedMailbox, RoomMailbox,
+// EquipmentMailbox, LinkedMailbox…) to the audit's types; "" when it is empty.
+func TypeOf(recipientTypeDetails string) string {
+	t := strings.ToLower(strings.TrimSpace(recipientTypeDetails))
+	switch t {
+	case "":
+		return ""
+	case "usermailbox":
+		return "user"
+	case "sharedmailbox":
+		return "shared"
+	case "roommailbox":
+		return "room"
+	case "equipmentmailbox":
+		return "equipment"
+	case "linkedmailbox":
+		return "linked"
+	}
+	return strings.TrimSuffix(t, "mailbox")
 }
 
 func delegation(g model.Grant) Delegation {

@@ -196,8 +196,21 @@ func TestAuditSmallTenantGraph(t *testing.T) {
 	if rep.Totals.OverLimit != tr.over || tr.over != 2 {
 		t.Errorf("over limit: report %d, tenant %d (want 2)", rep.Totals.OverLimit, tr.over)
 	}
-	if rep.Totals.Rules == 0 || rep.Totals.ByType["shared"] != 1 {
-		t.Errorf("rules %d, types %v", rep.Totals.Rules, rep.Totals.ByType)
+	var rules, oof int
+	for _, u := range e.ten.Users() {
+		rules += len(e.ten.Rules(u.ID))
+		if ar, err := e.ten.AutoReply(u.ID); err == nil && ar.Status != "disabled" {
+			oof++
+		}
+	}
+	if rep.Totals.Rules != rules || rep.Totals.RulesToSieve == 0 || rep.Totals.RulesManual == 0 || rep.Totals.RulesToSieve+rep.Totals.RulesManual != rules {
+		t.Errorf("rules %d (%d Sieve, %d manual); the tenant has %d, some of each kind", rep.Totals.Rules, rep.Totals.RulesToSieve, rep.Totals.RulesManual, rules)
+	}
+	if rep.Totals.AutoReplyOn != oof {
+		t.Errorf("%d out-of-office on, the tenant has %d", rep.Totals.AutoReplyOn, oof)
+	}
+	if rep.Totals.ByType["shared"] != 1 || rep.Totals.ByType["user"] != len(e.ten.Users())-1 {
+		t.Errorf("types %v", rep.Totals.ByType)
 	}
 	t.Logf("requests %d; totals %+v; findings %v", rep.Requests, rep.Totals, rep.Totals.Findings)
 	for _, m := range rep.Mailboxes {
