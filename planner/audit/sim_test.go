@@ -219,7 +219,7 @@ func TestAuditSmallTenantGraph(t *testing.T) {
 }
 
 // graphBound is the documented per-mailbox request bound of a Graph audit (docs/AUDIT.md):
-// 10 + P + 3·CF + 2·CAL + TL + Σ ⌈G/100⌉, with P the mail folders that have subfolders,
+// 13 + P + 2·CF + 2·CAL + TL + Σ ⌈G/100⌉, with P the mail folders that have subfolders,
 // CF the contact folders, CAL the calendars, TL the task lists and G the permissions of each
 // calendar the mailbox owns (one page per 100, at least one).
 func graphBound(ten *tenant.Tenant, u tenant.User) int64 {
@@ -242,7 +242,7 @@ func graphBound(ten *tenant.Tenant, u tenant.User) int64 {
 		}
 	}
 	cf := int64(len(ten.ContactFolders(u.ID)))
-	return 10 + p + 3*cf + 2*int64(len(cals)) + int64(len(ten.TaskLists(u.ID))) + perms
+	return 13 + p + 2*cf + 2*int64(len(cals)) + int64(len(ten.TaskLists(u.ID))) + perms
 }
 
 // TestAuditThousandMailboxesGraph is the acceptance test of issue 6: a 1,000-mailbox tenant
@@ -394,10 +394,9 @@ func TestAuditEWSEqualsGraph(t *testing.T) {
 }
 
 // ewsBound is the documented per-mailbox request bound of an EWS audit (docs/AUDIT.md):
-// 4 + ⌈M/100⌉ + Σ over calendars (1 + ⌈S/100⌉) for the statistics (M non-empty mail
-// folders, S series of a calendar; one FindFolder page per 1,000 folders), plus the
-// settings reads: 5 + ⌈F/20⌉ + G (F folders, G distinct grantee addresses, each resolved
-// once per process).
+// 8 + ⌈F/1000⌉ + ⌈M/100⌉ + ⌈F/20⌉ + G + Σ over calendars (1 + ⌈S/100⌉), with F the
+// folders, M the non-empty mail folders, G the distinct grantee addresses (each resolved
+// once per process) and S the series of a calendar.
 func ewsBound(ten *tenant.Tenant, u tenant.User) int64 {
 	fs := ten.Folders(u.ID)
 	var m int64
@@ -413,7 +412,7 @@ func ewsBound(ten *tenant.Tenant, u tenant.User) int64 {
 			grantees[strings.ToLower(g.Grantee)] = true
 		}
 	}
-	b := 4 + (folders+999)/1000 - 1 + (m+99)/100 + 5 + (folders+19)/20 + int64(len(grantees))
+	b := 8 + (folders+999)/1000 + (m+99)/100 + (folders+19)/20 + int64(len(grantees))
 	for _, c := range ten.Calendars(u.ID) {
 		var s int64
 		for _, e := range ten.Events(u.ID, c.ID) {
