@@ -266,6 +266,7 @@ func (v *mailboxVerifier) compareEvent(fr *FolderReport, base Difference, want, 
 		delete(gm, w.Key())
 		for _, c := range []struct{ field, want, got string }{
 			{"start", w.Start, g.Start}, {"end", w.End, g.End}, {"summary", w.Summary, g.Summary},
+			{"location", w.Location, g.Location}, {"attendees", w.Attendees, g.Attendees},
 			{"cancelled", fmt.Sprint(w.Cancelled), fmt.Sprint(g.Cancelled)},
 		} {
 			if c.want != c.got {

@@ -57,8 +57,8 @@ const (
 	OccurrenceMissing DiffKind = "occurrence_missing"
 	// OccurrenceExtra: the target has an occurrence the source has not.
 	OccurrenceExtra DiffKind = "occurrence_extra"
-	// OccurrenceChanged: both sides have the occurrence, with another start, end, summary or
-	// cancelled state (Field says which).
+	// OccurrenceChanged: both sides have the occurrence, with another start, end, summary,
+	// location, attendees or cancelled state (Field says which).
 	OccurrenceChanged DiffKind = "occurrence_changed"
 	// FieldChanged: a contact or task field of the source is not on the target as it was
 	// written (Field says which).
@@ -180,9 +180,10 @@ type Difference struct {
 	// Occurrence is the occurrence's RECURRENCE-ID (UTC, RFC 3339; a date for all-day
 	// events) for occurrence differences.
 	Occurrence string `json:"occurrence,omitempty"`
-	// Field names what differs: a flag (\Seen), "internaldate", "size", "sha256", an
-	// occurrence property (start, end, summary, cancelled), a vCard/iCalendar property
-	// (EMAIL, TEL, SUMMARY, …), "items" or "bytes" for counts.
+	// Field names what differs: a flag (\Seen), "internaldate", "size", "sha256",
+	// "uidvalidity", an occurrence property (start, end, summary, location, attendees,
+	// cancelled), a contact field (its Graph path: displayName, emailAddresses[0].address, …)
+	// or a task property (DUE, STATUS, …).
 	Field string `json:"field,omitempty"`
 	// Expected is the source's (or the store's) value, Actual the target's.
 	Expected string `json:"expected,omitempty"`

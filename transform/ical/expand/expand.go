@@ -29,6 +29,10 @@ type Occurrence struct {
 	Start, End string
 	AllDay     bool
 	Summary    string
+	Location   string
+	// Attendees are the attendees' addresses, lower case, without "mailto:", sorted and
+	// joined by ",".
+	Attendees string
 	// Cancelled is set for an instance (or single event) with STATUS:CANCELLED. Instances
 	// removed by EXDATE are not listed at all.
 	Cancelled bool
@@ -258,9 +262,16 @@ func occurrence(uid string, c *ical.Component) (Occurrence, time.Time, error) {
 		end = st.AddDate(0, 0, 1) // RFC 5545 §3.6.1: a DATE start without end lasts one day
 	}
 	sum, _ := c.Props.Text(ical.PropSummary)
+	loc, _ := c.Props.Text(ical.PropLocation)
 	status, _ := c.Props.Text(ical.PropStatus)
+	var as []string
+	for _, a := range c.Props.Values(ical.PropAttendee) {
+		v := strings.ToLower(strings.TrimSpace(a.Value))
+		as = append(as, strings.TrimPrefix(v, "mailto:"))
+	}
+	sort.Strings(as)
 	return Occurrence{UID: uid, Start: format(st, allDay), End: format(end, allDay), AllDay: allDay,
-		Summary: sum, Cancelled: strings.EqualFold(status, "CANCELLED")}, st, nil
+		Summary: sum, Location: loc, Attendees: strings.Join(as, ","), Cancelled: strings.EqualFold(status, "CANCELLED")}, st, nil
 }
 
 // format is the form of times in an Occurrence.

@@ -90,3 +90,16 @@ func FuzzParse(f *testing.F) {
 		Parse(data, from, to) // must not panic
 	})
 }
+
+func TestAttendeesAndLocation(t *testing.T) {
+	data := ics("BEGIN:VEVENT", "UID:a", "DTSTAMP:20250101T000000Z", "DTSTART:20250501T100000Z",
+		"ATTENDEE;CN=Bob:MAILTO:Bob@Example.org", "ATTENDEE:mailto:alice@example.org", `LOCATION:Salle 2\, étage 3`,
+		"END:VEVENT")
+	occs, err := Parse(data, from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(occs) != 1 || occs[0].Attendees != "alice@example.org,bob@example.org" || occs[0].Location != "Salle 2, étage 3" {
+		t.Errorf("occurrences = %+v", occs)
+	}
+}
