@@ -260,7 +260,7 @@ func (s *Source) search(ctx context.Context, p *pool, c *conn, folder string, va
 		return nil, nil, c.classify(err, "NOOP")
 	}
 	var opts *imap.SearchOptions
-	if c.caps.Has(imap.CapESearch) || c.caps.Has(imap.CapIMAP4rev2) {
+	if p.s.has(c, imap.CapESearch) || p.s.has(c, imap.CapIMAP4rev2) {
 		opts = &imap.SearchOptions{ReturnAll: true}
 	}
 	data, err := c.c.UIDSearch(&imap.SearchCriteria{}, opts).Wait()

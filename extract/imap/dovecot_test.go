@@ -282,3 +282,15 @@ func TestConformanceDovecotNoCondStore(t *testing.T) {
 }
 
 func (cfg Config) source(t testing.TB, d *server) *Source { return d.source(t, cfg) }
+
+// TestConformanceDovecotPlain: the suite again with every extension the source can use
+// ignored — CONDSTORE, ESEARCH, NAMESPACE, LIST-EXTENDED, LIST-STATUS, SPECIAL-USE — as on
+// Exchange's IMAP: plain SEARCH answers, flag digests, roles from LIST attributes.
+func TestConformanceDovecotPlain(t *testing.T) {
+	d := startDovecot(t, "alice", "bob")
+	d.seed(t, 16)
+	src := d.source(t, dovecotConfig(d))
+	src.without = map[imap.Cap]bool{imap.CapCondStore: true, imap.CapESearch: true, imap.CapNamespace: true, imap.CapListExtended: true,
+		imap.CapListStatus: true, imap.CapSpecialUse: true, imap.CapIMAP4rev2: true}
+	sourcetest.Run(t, d.harness(src))
+}

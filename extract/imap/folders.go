@@ -57,7 +57,7 @@ func (s *Source) Folders(ctx context.Context, mbx model.Mailbox) ([]model.Folder
 
 	prefix, delim := "", rune(0)
 	var others []string
-	if c.caps.Has(imap.CapNamespace) {
+	if p.s.has(c, imap.CapNamespace) {
 		ns, err := c.c.Namespace().Wait()
 		if err != nil {
 			return nil, c.classify(err, "NAMESPACE")
@@ -72,10 +72,10 @@ func (s *Source) Folders(ctx context.Context, mbx model.Mailbox) ([]model.Folder
 		}
 	}
 	var opts *imap.ListOptions
-	if c.caps.Has(imap.CapListStatus) {
+	if p.s.has(c, imap.CapListStatus) {
 		opts = &imap.ListOptions{ReturnStatus: &imap.StatusOptions{NumMessages: true}}
 	}
-	if c.caps.Has(imap.CapListExtended) && c.caps.Has(imap.CapSpecialUse) {
+	if p.s.has(c, imap.CapListExtended) && p.s.has(c, imap.CapSpecialUse) {
 		if opts == nil {
 			opts = &imap.ListOptions{}
 		}

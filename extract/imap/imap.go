@@ -102,6 +102,14 @@ type Source struct {
 	done  chan struct{}
 	stats statsCounters
 	debug io.Writer // tests: the protocol exchange (holds credentials)
+	// without are capabilities ignored although the server offers them (tests: a server
+	// like Exchange's IMAP, with none of the extensions).
+	without map[imap.Cap]bool
+}
+
+// has reports whether c's server offers capability x (and it is not ignored).
+func (s *Source) has(c *conn, x imap.Cap) bool {
+	return !s.without[x] && c.caps.Has(x)
 }
 
 var _ extract.Source = (*Source)(nil)

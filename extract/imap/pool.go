@@ -279,7 +279,7 @@ func (p *pool) view(c *conn) (string, uint32) {
 
 // condStore reports whether CONDSTORE is used on c.
 func (p *pool) condStore(c *conn) bool {
-	return !p.s.cfg.NoCondStore && c.caps.Has(imap.CapCondStore)
+	return !p.s.cfg.NoCondStore && p.s.has(c, imap.CapCondStore)
 }
 
 // release gives c back; a broken connection is closed and dropped.
