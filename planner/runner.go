@@ -63,6 +63,9 @@ type Options struct {
 	SievePolicy   SievePolicy
 
 	Selection extract.Selection
+	// Mailboxes, when not nil, are the mailboxes to run as the source listed them, and the
+	// source is not listed again (a fleet worker runs the mailbox it leased): see fleet.go.
+	Mailboxes []model.Mailbox
 	// Targets maps a source address (lower case) to the target login; an address that is not
 	// in the map moves to the login equal to its address.
 	Targets map[string]string
@@ -231,7 +234,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		}
 	}
 
-	mailboxes, err := o.Source.Mailboxes(ctx, o.Selection)
+	mailboxes, err := o.listMailboxes(ctx)
 	if err != nil {
 		if errors.Is(err, model.ErrNotFound) {
 			res.Problems = append(res.Problems, Problem{Severity: "error", Message: err.Error()})
