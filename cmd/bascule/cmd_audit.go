@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"github.com/bascule-migrate/bascule/extract/exchangecsv"
 	"github.com/bascule-migrate/bascule/planner"
 	"github.com/bascule-migrate/bascule/planner/audit"
+	"github.com/bascule-migrate/bascule/reports"
 )
 
 func init() { registerCommand(newAuditCommand) }
@@ -38,6 +38,7 @@ type AuditOptions struct {
 	MailboxParallel int
 	ItemParallel    int
 	ReportDir       string
+	Lang            string
 }
 
 func (o *AuditOptions) AddFlags(cmd *cobra.Command) {
@@ -54,7 +55,8 @@ func (o *AuditOptions) AddFlags(cmd *cobra.Command) {
 	f.IntVar(&o.Parallel, "parallel", audit.DefaultParallel, "mailboxes audited at once (each stays within Microsoft's per-mailbox limits)")
 	f.IntVar(&o.MailboxParallel, "mailbox-parallel", 4, "the migration's --mailbox-parallel the estimate assumes")
 	f.IntVar(&o.ItemParallel, "item-parallel", 4, "the migration's --item-parallel the estimate assumes")
-	f.StringVar(&o.ReportDir, "report-dir", "", "directory to write audit.json into (and the HTML/CSV reports when available; else render them with bascule report --kind audit)")
+	f.StringVar(&o.ReportDir, "report-dir", "", "directory to write the audit report into: audit.html (self-contained), audit-*.csv and audit.json")
+	f.StringVar(&o.Lang, "lang", "en", "language of the HTML and CSV reports of --report-dir: en or fr")
 }
 
 func newAuditCommand(g *GlobalOptions) *cobra.Command {
@@ -82,8 +84,8 @@ audited, 3 blocking findings (e.g. items over --target-max-message-size).`,
   bascule audit --config bascule.yaml --all --output json > audit.json
   bascule report --kind audit --from audit.json --lang fr
 
-  # audit.json and reports into a directory, delegations from Exchange's exports
-  bascule audit --config bascule.yaml --all --exchange-csv-dir exports/ --report-dir audit/
+  # The HTML, CSV and JSON reports in French, delegations from Exchange's exports
+  bascule audit --config bascule.yaml --all --exchange-csv-dir exports/ --report-dir audit/ --lang fr
 
   # Exchange 2016/2019 through EWS (EWS cannot list mailboxes: give them)
   bascule audit --source ews --ews-url https://mail.contoso.fr/EWS/Exchange.asmx \
@@ -176,7 +178,7 @@ func runAudit(ctx context.Context, o *AuditOptions, g *GlobalOptions, cmd *cobra
 		return &exitError{code: exitConfig, err: err}
 	}
 	if o.ReportDir != "" {
-		files, err := writeAuditDir(o.ReportDir, rep)
+		files, err := writeAuditDir(o.ReportDir, o.Lang, rep)
 		if err != nil {
 			return &exitError{code: exitConfig, err: err}
 		}
@@ -226,27 +228,18 @@ func endpointOf(o *AuditOptions) string {
 	return o.Source.GraphEndpoint
 }
 
-// auditReportWriter renders the HTML and CSV reports of an audit into a directory (package
-// reports). Until it is set, --report-dir holds audit.json only, from which
-// `bascule report --kind audit --from DIR/audit.json` renders them.
-var auditReportWriter func(dir string, rep *audit.Report) ([]string, error)
-
-func writeAuditDir(dir string, rep *audit.Report) ([]string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("--report-dir: %w", err)
-	}
-	if auditReportWriter != nil {
-		return auditReportWriter(dir, rep)
-	}
-	b, err := json.MarshalIndent(rep, "", "  ")
+// writeAuditDir writes audit.html, the audit-*.csv files and audit.json (package reports)
+// into dir, in lang.
+func writeAuditDir(dir, lang string, rep *audit.Report) ([]string, error) {
+	l, err := reports.ParseLang(lang)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("--lang: %w", err)
 	}
-	p := filepath.Join(dir, "audit.json")
-	if err := os.WriteFile(p, append(b, '\n'), 0o644); err != nil {
+	res, err := reports.WriteAudit(dir, rep, reports.Options{Lang: l, Tool: "bascule " + version})
+	if err != nil {
 		return nil, fmt.Errorf("--report-dir: %w", err)
 	}
-	return []string{p}, nil
+	return res.Files, nil
 }
 
 func printAudit(w io.Writer, rep *audit.Report) {

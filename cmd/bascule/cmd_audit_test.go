@@ -45,6 +45,9 @@ func TestAuditCommand(t *testing.T) {
 		t.Errorf("report: schema %d, %d mailboxes, %d messages, %d over limit; want %d, %d, %d, 1",
 			rep.Schema, len(rep.Mailboxes), rep.Totals.Kinds[audit.KindMail].Items, rep.Totals.OverLimit, audit.SchemaVersion, len(ten.Users()), msgs)
 	}
+	if html, err := os.ReadFile(filepath.Join(reports, "audit.html")); err != nil || !strings.Contains(string(html), "<svg") {
+		t.Errorf("audit.html: %v (%d bytes, inline SVG charts expected)", err, len(html))
+	}
 	b, err := os.ReadFile(filepath.Join(reports, "audit.json"))
 	if err != nil {
 		t.Fatal(err)
