@@ -20,7 +20,7 @@ import (
 // TestPlanWaves: bascule plan builds waves from Exchange's permission exports and a
 // MigrationWiz-style mapping written by French Excel, keeping the shared mailbox with its
 // members; bascule migrate --plan plan.yaml --wave N then migrates that wave's mailboxes
-// and no other into a real Dovecot, and the other wave completes the tenant.
+// and no other into a real Dovecot, and bascule worker runs the other wave the same way.
 func TestPlanWaves(t *testing.T) {
 	e := newEnv(t, envOptions{tenant: tenant.Config{Seed: 11, Users: 4, Messages: 150}})
 	users := e.tenant.Users()
@@ -115,10 +115,7 @@ func TestPlanWaves(t *testing.T) {
 	}
 
 	// migrate --plan --wave: only that wave's mailboxes.
-	migrate := func(extra ...string) runResult {
-		a := slices.DeleteFunc(e.args(extra...), func(s string) bool { return s == "--all" })
-		return e.run(a...)
-	}
+	migrate := func(extra ...string) runResult { return e.run(migrateArgsWithout(e.args(extra...))...) }
 	r = migrate("--plan", planFile, "--wave", fmt.Sprint(otherWave), "--output", "json")
 	if r.code != 0 {
 		t.Fatalf("migrate --plan --wave %d exit %d\n%s\n%s", otherWave, r.code, r.stdout, tail(r.stderr, 4000))
@@ -160,9 +157,13 @@ func TestPlanWaves(t *testing.T) {
 		t.Errorf("--all with --plan: exit %d, %s", r.code, r.stderr)
 	}
 
-	// The other wave completes the tenant.
-	if r := migrate("--plan", planFile, "--wave", fmt.Sprint(groupWave)); r.code != 0 {
-		t.Fatalf("migrate --plan --wave %d exit %d\n%s\n%s", groupWave, r.code, r.stdout, tail(r.stderr, 4000))
+	// The other wave, by a worker (migrate's flags, a queue of its own), completes the
+	// tenant.
+	wa := migrateArgsWithout(e.args("--plan", planFile, "--wave", fmt.Sprint(groupWave), "--queue", fmt.Sprintf("wave%d", groupWave),
+		"--worker-id", "w1", "--poll", "100ms"))
+	wa[0] = "worker"
+	if r := e.run(wa...); r.code != 0 {
+		t.Fatalf("worker --plan --wave %d exit %d\n%s\n%s", groupWave, r.code, r.stdout, tail(r.stderr, 4000))
 	}
 	e.verify()
 
@@ -285,6 +286,11 @@ func TestPlanFromAudit(t *testing.T) {
 		t.Fatal("the tenant has no delegation between its mailboxes: the test proves nothing")
 	}
 	t.Logf("%d mailboxes, %d links, %d waves, %d groups, %d findings", len(waveOf), links, len(p.Waves), len(p.Groups), len(p.Findings))
+}
+
+// migrateArgsWithout drops the --all of env.args (a plan's wave chooses the mailboxes).
+func migrateArgsWithout(a []string) []string {
+	return slices.DeleteFunc(a, func(s string) bool { return s == "--all" })
 }
 
 func writeTestFile(t *testing.T, path, content string) {
