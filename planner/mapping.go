@@ -130,6 +130,10 @@ func ParseMappingLines(r io.Reader) ([]MappingEntry, []error) {
 				}
 			}
 			if _, ok := header["source"]; !ok {
+				if len(header) == 0 {
+					errs = append(errs, lineErr(line, "%q is neither a header (Source Email,Destination Email[,Wave][,Flags]) nor a line starting with a source address", strings.Join(rec, string(sep))))
+					break
+				}
 				errs = append(errs, lineErr(line, "the header names no source column (want e.g. Source Email,Destination Email[,Wave][,Flags])"))
 				break
 			}

@@ -74,7 +74,9 @@ func TestParseMappingMigratorHeaders(t *testing.T) {
 
 func TestParseMappingHeaderErrors(t *testing.T) {
 	for in, want := range map[string][]string{
-		"Email,Login\nalice@contoso.example,alice\n":                                         {"line 1: the header names no source column"},
+		"Email,Login\nalice@contoso.example,alice\n":                                         {`line 1: "Email,Login" is neither a header`},
+		"alice,alice\nbob@contoso.example,bob\n":                                             {`line 1: "alice,alice" is neither a header`},
+		"Destination Email,Wave\nalice@contoso.example,1\n":                                  {"line 1: the header names no source column"},
 		"Source Email,Destination Email,Wave\nalice@contoso.example,alice,first\n":           {`line 2: wave "first" is not a wave number`},
 		"Source Email,Destination Email,Wave\nalice@contoso.example,alice,0\n":               {`line 2: wave "0" is not a wave number`},
 		"Source Email,Destination Email\nalice@contoso.example\n":                            {"line 2: 1 fields where the header has 2"},
