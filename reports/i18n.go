@@ -232,6 +232,9 @@ func (l *Localizer) Num(f float64, decimals int) string {
 		return "–"
 	}
 	g, d := l.seps()
+	if math.Abs(f) >= 1e15 { // beyond int64 grouping: scientific notation
+		return strings.Replace(strconv.FormatFloat(f, 'e', 3, 64), ".", d, 1)
+	}
 	s := strconv.FormatFloat(math.Abs(f), 'f', decimals, 64)
 	ip, fp, _ := strings.Cut(s, ".")
 	n, _ := strconv.ParseInt(ip, 10, 64)

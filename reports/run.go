@@ -271,7 +271,7 @@ func series(runID int64, pts []doneAt) RunSeries {
 	sort.Slice(pts, func(i, j int) bool { return pts[i].t.Before(pts[j].t) })
 	first, last := pts[0].t, pts[len(pts)-1].t
 	span := last.Sub(first)
-	w := bucketSizes[len(bucketSizes)-1]
+	w := span/maxBuckets + 1 // beyond the largest size (years of item times): plain division
 	for _, d := range bucketSizes {
 		if span/d < maxBuckets {
 			w = d

@@ -35,7 +35,18 @@ const (
 	gridCol = "#e5e7eb"
 )
 
-func esc(s string) string { return html.EscapeString(s) }
+// esc escapes text for SVG inside HTML, dropping the characters XML does not allow
+// (controls other than tab and newlines; invalid UTF-8 becomes U+FFFD).
+func esc(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r == 0xFFFE || r == 0xFFFF {
+			return -1
+		}
+		return r
+	}, s)
+	return html.EscapeString(s)
+}
 
 // truncate shortens s to n runes with an ellipsis.
 func truncate(s string, n int) string {
@@ -70,7 +81,7 @@ func noData(id, title, msg string) template.HTML {
 
 // niceMax rounds max up to a round axis end and returns it with a tick step (about n ticks).
 func niceMax(max float64, n int) (top, step float64) {
-	if max <= 0 || math.IsNaN(max) || math.IsInf(max, 0) {
+	if max <= 1e-9 || math.IsNaN(max) || math.IsInf(max, 0) {
 		return 1, 1
 	}
 	raw := max / float64(n)
@@ -82,7 +93,18 @@ func niceMax(max float64, n int) (top, step float64) {
 		}
 	}
 	top = math.Ceil(max/step) * step
+	if math.IsInf(top, 0) || math.IsInf(step, 0) || step == 0 {
+		return max, max / float64(n)
+	}
 	return top, step
+}
+
+// finite maps NaN and infinities to 0: a chart never writes them into SVG attributes.
+func finite(f float64) float64 {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0
+	}
+	return f
 }
 
 // decimals is the number of decimals that tell ticks step apart.
@@ -116,7 +138,7 @@ func BarChart(id, title, empty string, bars []Bar) template.HTML {
 	svgOpen(&b, id, title, h)
 	max := 0.0
 	for _, x := range bars {
-		max = math.Max(max, x.Value)
+		max = math.Max(max, finite(x.Value))
 	}
 	if max <= 0 {
 		max = 1
@@ -128,7 +150,7 @@ func BarChart(id, title, empty string, bars []Bar) template.HTML {
 		if col == "" {
 			col = palette[i%len(palette)]
 		}
-		w := span * math.Max(x.Value, 0) / max
+		w := span * (math.Max(finite(x.Value), 0) / max)
 		if x.Value > 0 && w < 2 {
 			w = 2
 		}
@@ -146,7 +168,7 @@ func BarChart(id, title, empty string, bars []Bar) template.HTML {
 func Histogram(id, title, empty string, bins []Bar, num func(float64, int) string) template.HTML {
 	total := 0.0
 	for _, x := range bins {
-		total += x.Value
+		total += math.Abs(finite(x.Value))
 	}
 	if len(bins) == 0 || total == 0 {
 		return noData(id, title, empty)
@@ -156,14 +178,15 @@ func Histogram(id, title, empty string, bins []Bar, num func(float64, int) strin
 	svgOpen(&b, id, title, h)
 	max := 0.0
 	for _, x := range bins {
-		max = math.Max(max, x.Value)
+		max = math.Max(max, finite(x.Value))
 	}
 	ymax, step := niceMax(max, 4)
 	dec := decimals(step)
 	yFmt := func(v float64) string { return num(v, dec) }
 	plotH := float64(h - top - bottom)
-	for v := 0.0; v <= ymax+step/2; v += step {
-		y := float64(h-bottom) - plotH*v/ymax
+	for i := 0; i <= 20 && float64(i)*step <= ymax+step/2; i++ {
+		v := float64(i) * step
+		y := float64(h-bottom) - plotH*(v/ymax)
 		fmt.Fprintf(&b, `<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="%s"/>`, left, y, chartW-right, y, gridCol)
 		fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end" class="tick">%s</text>`, left-6, y+4, esc(yFmt(v)))
 	}
@@ -173,7 +196,10 @@ func Histogram(id, title, empty string, bins []Bar, num func(float64, int) strin
 		if col == "" {
 			col = colBlue
 		}
-		bh := plotH * x.Value / ymax
+		bh := plotH * (finite(x.Value) / ymax)
+		if bh < 0 {
+			bh = 0
+		}
 		if x.Value > 0 && bh < 2 {
 			bh = 2
 		}
@@ -208,16 +234,19 @@ func LineChart(id, title, empty string, pts []Point, color string, num func(floa
 		t1 = t0.Add(time.Minute)
 	}
 	max := 0.0
-	for _, p := range pts {
-		max = math.Max(max, p.V)
+	pts = append([]Point(nil), pts...)
+	for i := range pts {
+		pts[i].V = math.Max(finite(pts[i].V), 0)
+		max = math.Max(max, pts[i].V)
 	}
 	ymax, step := niceMax(max, 4)
 	dec := decimals(step)
 	yFmt := func(v float64) string { return num(v, dec) }
 	plotW, plotH := float64(chartW-left-right), float64(h-top-bottom)
 	x := func(t time.Time) float64 { return float64(left) + plotW*float64(t.Sub(t0))/float64(t1.Sub(t0)) }
-	y := func(v float64) float64 { return float64(h-bottom) - plotH*v/ymax }
-	for v := 0.0; v <= ymax+step/2; v += step {
+	y := func(v float64) float64 { return float64(h-bottom) - plotH*(v/ymax) }
+	for i := 0; i <= 20 && float64(i)*step <= ymax+step/2; i++ {
+		v := float64(i) * step
 		fmt.Fprintf(&b, `<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="%s"/>`, left, y(v), chartW-right, y(v), gridCol)
 		fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end" class="tick">%s</text>`, left-6, y(v)+4, esc(yFmt(v)))
 	}
