@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/bascule-migrate/bascule/extract"
 	imapsink "github.com/bascule-migrate/bascule/load/imap"
@@ -96,6 +97,17 @@ something could not be verified, 4 interrupted.`,
 		},
 	}
 	o.AddFlags(cmd)
+	// migrate's other flags are accepted and ignored (hidden), so that one config file (and one
+	// set of BASCULE_* variables) serves migrate and verify alike.
+	mc := &cobra.Command{}
+	(&MigrateOptions{}).AddFlags(mc)
+	mc.Flags().VisitAll(func(f *pflag.Flag) {
+		if cmd.Flags().Lookup(f.Name) == nil {
+			f.Hidden = true
+			f.Usage = "(migrate's; ignored by verify)"
+			cmd.Flags().AddFlag(f)
+		}
+	})
 	return cmd
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -64,5 +65,22 @@ func TestVerifyUsageErrors(t *testing.T) {
 		if code != exitConfig || !strings.Contains(out, c.want) {
 			t.Errorf("%v: exit %d, output %q; want exit %d and %q", c.args, code, out, exitConfig, c.want)
 		}
+	}
+}
+
+// One config file serves migrate and verify: migrate's own keys are accepted (and ignored).
+func TestVerifySharesMigrateConfig(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "wave1.yaml")
+	if err := os.WriteFile(cfg, []byte("deletes: mirror\nitem-parallel: 8\nspool-dir: /tmp\nfolder-language: fr\nimap-addr: 127.0.0.1:1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out := run(t, "verify", "--config", cfg, "--state", filepath.Join(dir, "none.db"))
+	if code != exitConfig || !strings.Contains(out, "no state file at") {
+		t.Errorf("verify with migrate's config: exit %d, %q; want the config read and exit 1 for the missing state", code, out)
+	}
+	code, out = run(t, "verify", "--help")
+	if code != exitOK || strings.Contains(out, "--deletes") || !strings.Contains(out, "--sample") {
+		t.Errorf("verify --help shows migrate's hidden flags or lacks its own:\n%s", out)
 	}
 }
