@@ -187,7 +187,7 @@ func auditDocument(l *Localizer, rep *audit.Report, o Options) *document {
 	ms := section{ID: "mailboxes", Title: l.T("audit.mailboxes.title")}
 	mt := table{Head: []column{{l.T("col.mailbox"), false}, {l.T("col.type"), false}, {l.T("col.items"), true}, {l.T("col.bytes"), true}, {l.T("col.folders"), true},
 		{l.T("col.over_limit"), true}, {l.T("col.rules"), true}, {l.T("col.delegations"), true}, {l.T("col.estimate"), true}}, Empty: l.T("table.empty")}
-	mcsv := csvTable{Name: "mailboxes", Head: []string{l.T("col.mailbox"), l.T("col.display_name"), l.T("col.type"), l.T("col.items"), l.T("col.bytes"),
+	mcsv := csvTable{Name: "mailboxes", Head: []string{l.T("col.mailbox"), l.T("col.display_name"), l.T("col.type"), l.T("col.items"), l.T("col.bytes_raw"),
 		l.T("kind.mail"), l.T("kind.calendar"), l.T("kind.contacts"), l.T("kind.tasks"), l.T("col.folders"), l.T("col.max_depth"), l.T("col.over_limit"),
 		l.T("col.series"), l.T("col.exceptions"), l.T("col.rules"), l.T("col.rules_manual"), l.T("col.auto_reply"), l.T("col.archive"),
 		l.T("col.delegations_out"), l.T("col.delegations_in"), l.T("col.estimate_seconds"), l.T("col.bound"), l.T("col.requests"), l.T("col.error")}}
@@ -256,7 +256,7 @@ func auditDocument(l *Localizer, rep *audit.Report, o Options) *document {
 	// Folders needing care and every folder (CSV).
 	cs := section{ID: "folders", Title: l.T("audit.folders.title"), Intro: l.T("audit.folders.intro")}
 	ct := table{Head: []column{{l.T("col.mailbox"), false}, {l.T("col.folder"), false}, {l.T("col.items"), true}, {l.T("col.why"), false}}, Empty: l.T("audit.folders.none")}
-	fo := csvTable{Name: "folders", Head: []string{l.T("col.mailbox"), l.T("col.folder"), l.T("col.kind"), l.T("col.well_known"), l.T("col.items"), l.T("col.bytes"), l.T("col.depth"), l.T("col.why")}}
+	fo := csvTable{Name: "folders", Head: []string{l.T("col.mailbox"), l.T("col.folder"), l.T("col.kind"), l.T("col.well_known"), l.T("col.items"), l.T("col.bytes_raw"), l.T("col.depth"), l.T("col.why")}}
 	ncare := 0
 	for _, m := range rep.Mailboxes {
 		for _, f := range m.Folders {
@@ -305,7 +305,7 @@ func auditDocument(l *Localizer, rep *audit.Report, o Options) *document {
 		bs.Intro = l.T("audit.largest.intro", l.Bytes(lim))
 	}
 	bt := table{Head: []column{{l.T("col.mailbox"), false}, {l.T("col.folder"), false}, {l.T("col.subject"), false}, {l.T("col.bytes"), true}, {l.T("col.received"), false}}, Empty: l.T("table.empty")}
-	bcsv := csvTable{Name: "largest", Head: []string{l.T("col.mailbox"), l.T("col.folder"), l.T("col.subject"), l.T("col.bytes"), l.T("col.received")}}
+	bcsv := csvTable{Name: "largest", Head: []string{l.T("col.mailbox"), l.T("col.folder"), l.T("col.subject"), l.T("col.bytes_raw"), l.T("col.received")}}
 	for i, b := range bigs {
 		if i < 50 {
 			sz := numCell(l.Bytes(b.it.Bytes))

@@ -76,7 +76,7 @@ func planDocument(l *Localizer, p *waves.Plan, o Options) *document {
 	wt := table{Head: []column{{l.T("col.wave"), true}, {l.T("col.started"), false}, {l.T("col.end"), false}, {l.T("col.duration"), true},
 		{l.T("col.mailboxes"), true}, {l.T("col.items"), true}, {l.T("col.bytes"), true}, {l.T("col.notes"), false}}, Empty: l.T("table.empty")}
 	wcsv := csvTable{Name: "waves", Head: []string{l.T("col.wave"), l.T("col.started"), l.T("col.end"), l.T("col.duration_seconds"), l.T("col.mailboxes"),
-		l.T("col.items"), l.T("col.bytes"), l.T("col.pinned"), l.T("col.over_window")}}
+		l.T("col.items"), l.T("col.bytes_raw"), l.T("col.pinned"), l.T("col.over_window")}}
 	for i, w := range p.Waves {
 		col := seriesPalette[i%len(seriesPalette)]
 		var notes []string
@@ -161,7 +161,7 @@ func planDocument(l *Localizer, p *waves.Plan, o Options) *document {
 	}
 	gs.Charts = append(gs.Charts, DelegationGraph("chart-groups", l.T("plan.chart.groups"), l.T("plan.groups.none"), nodes, edges, graphCaption(l)))
 	gt := table{Head: []column{{l.T("col.group"), true}, {l.T("col.wave"), true}, {l.T("col.mailboxes"), false}, {l.T("col.bytes"), true}, {l.T("col.estimate"), true}}, Empty: l.T("plan.groups.none")}
-	gcsv := csvTable{Name: "groups", Head: []string{l.T("col.group"), l.T("col.wave"), l.T("col.mailboxes"), l.T("col.items"), l.T("col.bytes"), l.T("col.estimate_seconds")}}
+	gcsv := csvTable{Name: "groups", Head: []string{l.T("col.group"), l.T("col.wave"), l.T("col.mailboxes"), l.T("col.items"), l.T("col.bytes_raw"), l.T("col.estimate_seconds")}}
 	for _, g := range p.Groups {
 		if len(gt.Rows) < maxHTMLRows {
 			gt.Rows = append(gt.Rows, []cell{numCell(strconv.Itoa(g.ID + 1)), numCell(strconv.Itoa(g.Wave)), {Text: strings.Join(g.Mailboxes, ", ")},
@@ -177,7 +177,7 @@ func planDocument(l *Localizer, p *waves.Plan, o Options) *document {
 	ms := section{ID: "mailboxes", Title: l.T("plan.mailboxes.title"), Intro: l.T("plan.mailboxes.intro")}
 	mt := table{Head: []column{{l.T("col.wave"), true}, {l.T("col.mailbox"), false}, {l.T("col.target"), false}, {l.T("col.type"), false}, {l.T("col.items"), true},
 		{l.T("col.bytes"), true}, {l.T("col.estimate"), true}, {l.T("col.group"), true}, {l.T("col.line"), true}}, Empty: l.T("table.empty")}
-	mcsv := csvTable{Name: "mailboxes", Head: []string{l.T("col.wave"), l.T("col.mailbox"), l.T("col.target"), l.T("col.type"), l.T("col.items"), l.T("col.bytes"),
+	mcsv := csvTable{Name: "mailboxes", Head: []string{l.T("col.wave"), l.T("col.mailbox"), l.T("col.target"), l.T("col.type"), l.T("col.items"), l.T("col.bytes_raw"),
 		l.T("col.estimate_seconds"), l.T("col.group"), l.T("col.line"), l.T("col.pinned_wave"), l.T("col.flags")}}
 	n := 0
 	for _, w := range p.Waves {

@@ -154,7 +154,7 @@ func runDocument(l *Localizer, rep *RunReport, o Options) *document {
 	ks := section{ID: "kinds", Title: l.T("run.kinds.title")}
 	var bars []Bar
 	kt := table{Head: []column{{l.T("col.kind"), false}, {l.T("col.done"), true}, {l.T("col.bytes"), true}, {l.T("col.inflight"), true}, {l.T("col.failed"), true}, {l.T("col.deleted"), true}}}
-	kcsv := csvTable{Name: "kinds", Head: []string{l.T("col.kind"), l.T("col.done"), l.T("col.bytes"), l.T("col.inflight"), l.T("col.failed"), l.T("col.deleted")}}
+	kcsv := csvTable{Name: "kinds", Head: []string{l.T("col.kind"), l.T("col.done"), l.T("col.bytes_raw"), l.T("col.inflight"), l.T("col.failed"), l.T("col.deleted")}}
 	for i, k := range rep.Kinds {
 		bars = append(bars, Bar{Label: l.enum("kind.", k.Kind), Value: float64(k.Done), Display: l.Int(k.Done), Color: palette[i%len(palette)]})
 		kt.Rows = append(kt.Rows, []cell{{Text: l.enum("kind.", k.Kind)}, numCell(l.Int(k.Done)), numCell(l.Bytes(k.Bytes)), numCell(l.Int(k.InFlight)), failCell(l, k.Failed), numCell(l.Int(k.Deleted))})
@@ -187,7 +187,7 @@ func runDocument(l *Localizer, rep *RunReport, o Options) *document {
 	mt := table{Head: []column{{l.T("col.mailbox"), false}, {l.T("col.target"), false}, {l.T("col.status"), false}, {l.T("col.folders"), true},
 		{l.T("col.done"), true}, {l.T("col.bytes"), true}, {l.T("col.inflight"), true}, {l.T("col.failed"), true}, {l.T("col.duration"), true}}, Empty: l.T("table.empty")}
 	mcsv := csvTable{Name: "mailboxes", Head: []string{l.T("col.mailbox"), l.T("col.target"), l.T("col.status"), l.T("col.error"), l.T("col.folders"), l.T("col.collections"),
-		l.T("col.done"), l.T("col.bytes"), l.T("col.inflight"), l.T("col.failed"), l.T("col.deleted"),
+		l.T("col.done"), l.T("col.bytes_raw"), l.T("col.inflight"), l.T("col.failed"), l.T("col.deleted"),
 		l.T("kind.mail"), l.T("kind.calendar"), l.T("kind.contacts"), l.T("kind.tasks"), l.T("col.first"), l.T("col.last")}}
 	for i, m := range rep.Mailboxes {
 		if i < maxHTMLRows {
@@ -244,7 +244,7 @@ func runDocument(l *Localizer, rep *RunReport, o Options) *document {
 	rt := table{Head: []column{{l.T("col.run"), true}, {l.T("col.started"), false}, {l.T("col.duration"), true}, {l.T("col.command"), false}, {l.T("col.status"), false},
 		{l.T("col.written"), true}, {l.T("col.updated_items"), true}, {l.T("col.deleted"), true}, {l.T("col.failed"), true}, {l.T("col.bytes"), true}}, Empty: l.T("table.empty")}
 	rcsv := csvTable{Name: "runs", Head: []string{l.T("col.run"), l.T("col.started"), l.T("col.finished"), l.T("col.command"), l.T("col.status"),
-		l.T("col.written"), l.T("col.updated_items"), l.T("col.deleted"), l.T("col.failed"), l.T("col.skipped"), l.T("col.bytes")}}
+		l.T("col.written"), l.T("col.updated_items"), l.T("col.deleted"), l.T("col.failed"), l.T("col.skipped"), l.T("col.bytes_raw")}}
 	for _, r := range rep.Runs {
 		dur := ""
 		if !r.Finished.IsZero() {
@@ -260,7 +260,7 @@ func runDocument(l *Localizer, rep *RunReport, o Options) *document {
 	d.CSV = append(d.CSV, rcsv)
 
 	// Throughput CSV: every series.
-	tcsv := csvTable{Name: "throughput", Head: []string{l.T("col.run"), l.T("col.bucket_start"), l.T("col.bucket_seconds"), l.T("col.items"), l.T("col.bytes")}}
+	tcsv := csvTable{Name: "throughput", Head: []string{l.T("col.run"), l.T("col.bucket_start"), l.T("col.bucket_seconds"), l.T("col.items"), l.T("col.bytes_raw")}}
 	for _, s := range rep.Throughput {
 		for _, p := range s.Points {
 			start := c.time(p.Start)
