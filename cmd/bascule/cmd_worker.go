@@ -129,8 +129,10 @@ func runWorker(ctx context.Context, o *WorkerOptions, g *GlobalOptions, cmd *cob
 		return fmt.Errorf("listing mailboxes: %w", err)
 	}
 	var entries []state.Mailbox
+	known := map[string]model.Mailbox{} // by source id: what the source listed, reused for each lease
 	for _, m := range mbs {
 		entries = append(entries, state.Mailbox{ID: m.ID, Address: m.Address, Target: mailboxTarget(popts.Targets, m)})
+		known[m.ID] = m
 	}
 	added, err := queue.Enqueue(ctx, o.Queue, entries)
 	if err != nil {
@@ -150,11 +152,27 @@ func runWorker(ctx context.Context, o *WorkerOptions, g *GlobalOptions, cmd *cob
 	)
 	lctx, stopLanes := context.WithCancel(ctx)
 	defer stopLanes()
+	// A lane waiting for a free mailbox wakes up when another lane of this worker releases
+	// one (its own poll covers the other workers).
+	var wakeMu sync.Mutex
+	wake := make(chan struct{})
+	wakeCh := func() chan struct{} {
+		wakeMu.Lock()
+		defer wakeMu.Unlock()
+		return wake
+	}
+	notify := func() {
+		wakeMu.Lock()
+		close(wake)
+		wake = make(chan struct{})
+		wakeMu.Unlock()
+	}
 	for range max(o.MailboxParallel, 1) {
 		lanes.Add(1)
 		go func() {
 			defer lanes.Done()
 			for lctx.Err() == nil {
+				woken := wakeCh()
 				l, err := queue.Lease(lctx, o.Queue, o.WorkerID, o.LeaseTTL)
 				switch {
 				case errors.Is(err, state.ErrQueueFinished):
@@ -162,6 +180,7 @@ func runWorker(ctx context.Context, o *WorkerOptions, g *GlobalOptions, cmd *cob
 				case errors.Is(err, state.ErrNoneFree):
 					select {
 					case <-lctx.Done():
+					case <-woken:
 					case <-time.After(o.Poll):
 					}
 					continue
@@ -174,7 +193,12 @@ func runWorker(ctx context.Context, o *WorkerOptions, g *GlobalOptions, cmd *cob
 					}
 					return
 				}
-				res, outcome, _ := runLeased(ctx, o, queue, popts, l, log)
+				one := popts
+				if m, ok := known[l.Mailbox]; ok {
+					one.Mailboxes = []model.Mailbox{m}
+				}
+				res, outcome, _ := runLeased(ctx, o, queue, one, l, log)
+				notify()
 				if g.metrics != nil {
 					g.metrics.leaseEnded(outcome)
 				}
@@ -283,7 +307,10 @@ func runLeased(ctx context.Context, o *WorkerOptions, queue state.Leaser, popts 
 		}
 	}()
 	one := popts
-	one.Selection = extract.Selection{Addresses: []string{l.Address}}
+	if one.Mailboxes == nil {
+		// Enqueued by another worker from its own selection: ask the source.
+		one.Selection = extract.Selection{Addresses: []string{l.Address}}
+	}
 	one.MailboxParallel = 1
 	one.Command = fmt.Sprintf("worker %s: %s", o.WorkerID, l.Address)
 	res, err := planner.Run(mctx, one)
