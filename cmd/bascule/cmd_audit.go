@@ -14,7 +14,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bascule-migrate/bascule/extract"
+	ewssrc "github.com/bascule-migrate/bascule/extract/ews"
 	"github.com/bascule-migrate/bascule/extract/exchangecsv"
+	graphsrc "github.com/bascule-migrate/bascule/extract/graph"
 	"github.com/bascule-migrate/bascule/planner"
 	"github.com/bascule-migrate/bascule/planner/audit"
 	"github.com/bascule-migrate/bascule/reports"
@@ -156,6 +158,15 @@ func runAudit(ctx context.Context, o *AuditOptions, g *GlobalOptions, cmd *cobra
 		LargeThreshold: o.LargeThreshold, LargestItems: o.Largest, Parallel: o.Parallel,
 		MailboxParallel: o.MailboxParallel, ItemParallel: o.ItemParallel,
 		Tool: "bascule " + version, SourceName: sourceName(o), Endpoint: endpointOf(o), Logger: g.logger}
+	cfg.Requests = func() (map[string]int64, int64) {
+		switch s := src.(type) {
+		case *graphsrc.Source:
+			return nil, s.Stats().Requests
+		case *ewssrc.Source:
+			return nil, s.Stats().Requests
+		}
+		return nil, 0
+	}
 	if s, ok := src.(extract.SettingsSource); ok {
 		cfg.Settings = s
 	}
@@ -212,8 +223,8 @@ func runAudit(ctx context.Context, o *AuditOptions, g *GlobalOptions, cmd *cobra
 }
 
 func sourceName(o *AuditOptions) string {
-	if o.EWS.Kind == "ews" {
-		return "ews"
+	if o.EWS.Kind != "" {
+		return o.EWS.Kind
 	}
 	return "graph"
 }
@@ -244,7 +255,7 @@ func writeAuditDir(dir, lang string, rep *audit.Report) ([]string, error) {
 
 func printAudit(w io.Writer, rep *audit.Report) {
 	t := rep.Totals
-	fmt.Fprintf(w, "Audit of %d mailbox(es) through %s, %s\n\n", t.Mailboxes, rep.Source, rep.Finished.Sub(rep.Started).Round(10*time.Millisecond))
+	fmt.Fprintf(w, "Audit of %d mailbox(es) through %s, %s, %d requests\n\n", t.Mailboxes, rep.Source, rep.Finished.Sub(rep.Started).Round(10*time.Millisecond), rep.Requests)
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "MAILBOX\tTYPE\tMAIL\tBYTES\tEVENTS\tCONTACTS\tTASKS\tFOLDERS\tDEPTH\tLARGEST\tOVER LIMIT\tRULES (SIEVE)\tOOF\tARCHIVE\tESTIMATE")
 	for _, m := range rep.Mailboxes {

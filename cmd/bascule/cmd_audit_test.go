@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/bascule-migrate/bascule/planner/audit"
+	simews "github.com/bascule-migrate/bascule/sim/ews"
 	simgraph "github.com/bascule-migrate/bascule/sim/graph"
 	"github.com/bascule-migrate/bascule/sim/tenant"
 )
@@ -52,6 +53,9 @@ func TestAuditCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if rep.Requests == 0 {
+		t.Error("the report counts no request")
+	}
 	var again audit.Report
 	if err := json.Unmarshal(b, &again); err != nil || again.Totals.Items != rep.Totals.Items {
 		t.Errorf("audit.json: %v, %d items; stdout said %d", err, again.Totals.Items, rep.Totals.Items)
@@ -69,6 +73,36 @@ func TestAuditCommand(t *testing.T) {
 	}
 	if !strings.Contains(out, "Estimated migration time") {
 		t.Errorf("text output lacks the estimate:\n%s", out)
+	}
+
+	// The same audit through EWS (the mailboxes named): the same mail figures.
+	es, err := simews.Start(simews.Options{Tenant: ten})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer es.Close()
+	eca := filepath.Join(dir, "ews-ca.pem")
+	if err := es.WriteCAFile(eca); err != nil {
+		t.Fatal(err)
+	}
+	svc, pw := es.ServiceAccount()
+	t.Setenv("BASCULE_EWS_PASSWORD", pw)
+	args := []string{"audit", "--state", filepath.Join(dir, "unused.db"), "--source", "ews", "--ews-url", es.EWSURL(),
+		"--ews-user", svc, "--ca-file", eca, "--output", "json"}
+	for _, u := range ten.Users() {
+		args = append(args, "--mailbox", u.Mail)
+	}
+	code, out = run(t, args...)
+	if code != exitOK {
+		t.Fatalf("ews: exit %d; output:\n%s", code, out)
+	}
+	var er audit.Report
+	if err := json.Unmarshal([]byte(out[:strings.LastIndex(out, "}")+1]), &er); err != nil {
+		t.Fatalf("ews JSON output: %v\n%s", err, out)
+	}
+	if er.Source != "ews" || er.Totals.Kinds[audit.KindMail] != rep.Totals.Kinds[audit.KindMail] || er.Totals.Series != rep.Totals.Series || er.Requests == 0 {
+		t.Errorf("ews audit: source %q, mail %+v, series %d, %d requests; graph: mail %+v, series %d",
+			er.Source, er.Totals.Kinds[audit.KindMail], er.Totals.Series, er.Requests, rep.Totals.Kinds[audit.KindMail], rep.Totals.Series)
 	}
 
 	// Usage errors say what to do.

@@ -192,7 +192,8 @@ type Mailbox struct {
 	DelegationsIn  []Delegation `json:"delegations_in"`
 	// Estimate is the migration time of this mailbox alone.
 	Estimate Estimate `json:"estimate"`
-	// Requests is the number of requests the audit of this mailbox sent.
+	// Requests is the number of requests the audit of this mailbox sent (0 when the source
+	// does not count them per mailbox; the emulators do).
 	Requests int64 `json:"requests"`
 	// Error is set when the mailbox could not be audited (the rest of the report is partial).
 	Error string `json:"error,omitempty"`
