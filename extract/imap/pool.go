@@ -298,6 +298,13 @@ func (p *pool) release(c *conn) {
 // dropBroken removes broken connections nobody uses. Called with p.mu held.
 func (p *pool) dropBroken() {
 	for _, c := range p.conns {
+		if !c.dialing && c.c != nil {
+			select {
+			case <-c.c.Closed(): // the server hung up (idle timeout, restart)
+				c.broken.Store(true)
+			default:
+			}
+		}
 		if c.broken.Load() && c.inflight <= 0 && !c.dialing {
 			p.remove(c)
 			go c.close()

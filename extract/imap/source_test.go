@@ -208,3 +208,31 @@ func openHash(ctx context.Context, src *Source, mbx model.Mailbox, id string) (s
 	n, err := io.Copy(h, rc)
 	return hex.EncodeToString(h.Sum(nil)), n, err
 }
+
+// TestOpenLeavesUnread: reading every body leaves every message's flags as they were
+// (BODY.PEEK[] on a folder opened with EXAMINE never sets \Seen).
+func TestOpenLeavesUnread(t *testing.T) {
+	d := startDovecot(t, "alice", "bob")
+	d.seed(t, 16)
+	src := d.source(t, dovecotConfig(d))
+	mbx := model.Mailbox{ID: "bob", Address: "bob"}
+	unread := 0
+	for id, m := range d.msgs["bob"] {
+		if !hasFlag(m.Flags, "\\Seen") {
+			unread++
+		}
+		if _, _, err := openHash(context.Background(), src, mbx, id); err != nil {
+			t.Fatalf("Open(%s) = %v", id, err)
+		}
+	}
+	if unread == 0 {
+		t.Fatal("the corpus has no unread message: the test proves nothing")
+	}
+	src2 := d.source(t, dovecotConfig(d))
+	msgs, _ := fullPass(t, src2, mbx)
+	for id, m := range d.msgs["bob"] {
+		if got := msgs[id].Flags; got != flagsOf(m.Flags) {
+			t.Errorf("%s: flags %+v after Open, want %+v", id, got, flagsOf(m.Flags))
+		}
+	}
+}
