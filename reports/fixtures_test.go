@@ -175,7 +175,7 @@ func auditFixture() *audit.Report {
 		}
 	}
 	t.Archives, t.AutoReplyOn = 1, 1
-	t.MailboxSizes = []audit.Bucket{{Min: 0, Max: 100 << 20, Count: 4}, {Min: 100 << 20, Max: 1 << 30, Count: 2}, {Min: 1 << 30, Max: 10 << 30, Count: 1}, {Min: 10 << 30, Max: 50 << 30, Count: 1}, {Min: 50 << 30, Count: 1}}
+	t.MailboxSizes = []audit.Bucket{{Min: 0, Max: 100e6, Count: 4}, {Min: 100e6, Max: 1e9, Count: 2}, {Min: 1e9, Max: 10e9, Count: 1}, {Min: 10e9, Max: 50e9, Count: 1}, {Min: 50e9, Count: 1}}
 	rep.Findings = []audit.Finding{
 		{Code: audit.CodeMailboxError, Severity: audit.Blocking, Mailbox: "gaelle@example.fr", Count: 1, Message: "the mailbox could not be audited: ErrorAccessDenied", Action: "fix the cause"},
 		{Code: audit.CodeOverLimit, Severity: audit.Blocking, Mailbox: "alice@example.fr", Count: 2, Message: "2 items over 25 MiB", Action: "raise the limit"},

@@ -161,7 +161,7 @@ func TestEnumDomains(t *testing.T) {
 		"mbstatus.":  {"pending", "running", "done", "failed"},
 		"runstatus.": {"running", "done", "failed", "interrupted"},
 		"kind.":      kindOrder,
-		"unit.":      {"b", "kib", "mib", "gib", "tib", "pib"},
+		"unit.":      {"b", "kib", "mib", "gib", "tib", "pib", "mb", "gb", "tb"},
 	}
 	for i := 1; i <= 12; i++ {
 		domains["month."] = append(domains["month."], strconv.Itoa(i))
@@ -201,6 +201,9 @@ func TestFormats(t *testing.T) {
 		{fr.Bytes(10 << 20), "10\u00a0Mio"},
 		{en.Bytes(12), "12\u00a0B"},
 		{fr.Percent(0.125), "12,5\u202f%"},
+		{fr.roundBytes(100e6), "100\u00a0Mo"},
+		{en.roundBytes(50e9), "50\u00a0GB"},
+		{en.roundBytes(10 << 20), "10\u00a0MiB"},
 		{en.Percent(0.125), "12.5%"},
 		{fr.Duration(26*time.Hour + 5*time.Minute), "1 j 2 h"},
 		{en.Duration(2*time.Hour + 5*time.Minute), "2 h 05 min"},

@@ -63,11 +63,26 @@ func (l *Localizer) axisTime(span time.Duration) func(time.Time) string {
 func sizeLabel(l *Localizer, b SizeBucket) string {
 	switch {
 	case b.Min == 0:
-		return l.T("range.below", l.Bytes(b.Max))
+		return l.T("range.below", l.roundBytes(b.Max))
 	case b.Max == 0:
-		return l.T("range.above", l.Bytes(b.Min))
+		return l.T("range.above", l.roundBytes(b.Min))
 	}
-	return l.T("range.between", l.Bytes(b.Min), l.Bytes(b.Max))
+	return l.T("range.between", l.roundBytes(b.Min), l.roundBytes(b.Max))
+}
+
+// roundBytes formats a bucket bound: in decimal units (MB, GB) when it is a round decimal
+// number (the audit's buckets: 100 MB, 1 GB …), else in binary units.
+func (l *Localizer) roundBytes(n int64) string {
+	if n > 0 && n%1_000_000 == 0 && n%(1<<20) != 0 {
+		switch {
+		case n%1_000_000_000_000 == 0:
+			return l.T("unit.tb", l.Int(n/1_000_000_000_000))
+		case n%1_000_000_000 == 0:
+			return l.T("unit.gb", l.Int(n/1_000_000_000))
+		}
+		return l.T("unit.mb", l.Int(n/1_000_000))
+	}
+	return l.Bytes(n)
 }
 
 func statusClass(s string) string {
