@@ -59,6 +59,18 @@ type statusMailbox struct {
 	Bytes map[state.Status]int64 `json:"bytes"`
 	// Kinds breaks Items down by kind: mail, calendar, contacts, tasks.
 	Kinds map[string]map[state.Status]int64 `json:"kinds"`
+	// Leases are the mailbox's places in the fleet queues (none without workers).
+	Leases []statusLease `json:"leases,omitempty"`
+}
+
+// statusLease is one mailbox's place in a fleet queue.
+type statusLease struct {
+	Queue    string            `json:"queue"`
+	Status   state.LeaseStatus `json:"status"`
+	Worker   string            `json:"worker,omitempty"`
+	Attempts int               `json:"attempts"`
+	Expired  bool              `json:"expired,omitempty"`
+	Error    string            `json:"error,omitempty"`
 }
 
 // statusQueue counts one fleet queue's mailboxes by lease status.
@@ -129,6 +141,14 @@ func runStatus(ctx context.Context, o *StatusOptions, g *GlobalOptions, cmd *cob
 		}
 	}
 	now := time.Now()
+	byMailbox := map[string][]statusLease{}
+	for _, l := range leases {
+		byMailbox[l.Mailbox] = append(byMailbox[l.Mailbox], statusLease{Queue: l.Queue, Status: l.Status, Worker: l.Worker,
+			Attempts: l.Attempts, Expired: l.Expired(now), Error: l.Error})
+	}
+	for i := range out {
+		out[i].Leases = byMailbox[out[i].ID]
+	}
 	queues, workers, err := fleetStatus(ctx, store, leases, counts, now)
 	if err != nil {
 		return err
@@ -180,7 +200,11 @@ func runStatus(ctx context.Context, o *StatusOptions, g *GlobalOptions, cmd *cob
 	tw.Flush()
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "MAILBOX\tTARGET\tSTATUS\tDONE\tIN FLIGHT\tFAILED\tDELETED\tBYTES DONE\tDONE BY KIND")
+	fleet := ""
+	if len(leases) > 0 {
+		fleet = "\tQUEUE: LEASE (WORKER)"
+	}
+	fmt.Fprintln(tw, "MAILBOX\tTARGET\tSTATUS\tDONE\tIN FLIGHT\tFAILED\tDELETED\tBYTES DONE\tDONE BY KIND"+fleet)
 	for _, m := range out {
 		var kinds []string
 		for _, k := range []string{"mail", "calendar", "contacts", "tasks"} {
@@ -188,9 +212,24 @@ func runStatus(ctx context.Context, o *StatusOptions, g *GlobalOptions, cmd *cob
 				kinds = append(kinds, fmt.Sprintf("%s %d", k, n))
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", m.Address, m.Target, m.Status,
+		var ls []string
+		for _, l := range m.Leases {
+			x := fmt.Sprintf("%s: %s", l.Queue, l.Status)
+			if l.Expired {
+				x += " (expired)"
+			}
+			if l.Worker != "" {
+				x += " (" + l.Worker + ")"
+			}
+			ls = append(ls, x)
+		}
+		lcol := ""
+		if fleet != "" {
+			lcol = "\t" + strings.Join(ls, ", ")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s%s\n", m.Address, m.Target, m.Status,
 			m.Items[state.StatusDone], m.Items[state.StatusInFlight], m.Items[state.StatusFailed], m.Items[state.StatusDeleted],
-			humanBytes(m.Bytes[state.StatusDone]), strings.Join(kinds, ", "))
+			humanBytes(m.Bytes[state.StatusDone]), strings.Join(kinds, ", "), lcol)
 	}
 	return tw.Flush()
 }

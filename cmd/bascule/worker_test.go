@@ -57,6 +57,9 @@ func TestStatusFleet(t *testing.T) {
 		{Mailbox: la.Mailbox, ID: "i2", Status: state.StatusInFlight, Size: 10}}); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.PutMailbox(ctx, state.Mailbox{ID: la.Mailbox, Address: la.Address, Target: la.Target, Status: "running"}); err != nil {
+		t.Fatal(err)
+	}
 	lb, _ := s.Lease(ctx, "migrate", "w2", 50*time.Millisecond)
 	s.Close()
 	time.Sleep(100 * time.Millisecond)
@@ -65,7 +68,7 @@ func TestStatusFleet(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("status: exit %d: %s", code, out)
 	}
-	for _, want := range []string{"QUEUE", "migrate", "w1", "working", la.Address, "DEAD?", lb.Address, "2.0 KiB"} {
+	for _, want := range []string{"QUEUE", "migrate", "w1", "working", la.Address, "DEAD?", lb.Address, "2.0 KiB", "migrate: leased (w1)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("status text lacks %q:\n%s", want, out)
 		}
@@ -85,6 +88,10 @@ func TestStatusFleet(t *testing.T) {
 	}
 	if w2["worker"] != "w2" || w2["expired"] != true {
 		t.Errorf("w2 = %v, want its lease expired", w2)
+	}
+	mb := v["mailboxes"].([]any)[0].(map[string]any)
+	if l := mb["leases"].([]any)[0].(map[string]any); l["worker"] != "w1" || l["status"] != "leased" || l["queue"] != "migrate" {
+		t.Errorf("mailbox %v: lease %v, want leased by w1", mb["Address"], l)
 	}
 	q := v["queues"].([]any)[0].(map[string]any)
 	if q["pending"].(float64) != 1 || q["leased"].(float64) != 2 || q["expired"].(float64) != 1 {

@@ -122,7 +122,7 @@ func dsnPassword(dsn string) string {
 }
 
 // Open connects to the database dsn names (a postgres:// URL or key=value string, as pgx
-// reads it; pool_max_conns and the other pgxpool parameters work), checks it answers and
+// reads it; pool_max_conns (default 8) and the other pgxpool parameters work), checks it answers and
 // brings its schema up to date. A database written by a newer Bascule is refused with an
 // error wrapping ErrSchemaTooNew (classified model.ErrFatal); any other failure is returned
 // with the password removed from its text.
@@ -139,7 +139,9 @@ func open(ctx context.Context, dsn string, migs []string) (_ *Store, err error) 
 		return nil, fmt.Errorf("state: %s is not a valid PostgreSQL DSN (postgres://user@host:port/database?sslmode=…)", s.name)
 	}
 	if !strings.Contains(dsn, "pool_max_conns") {
-		cfg.MaxConns = 16
+		// A fleet multiplies this by its workers: keep it within PostgreSQL's
+		// max_connections (100 by default).
+		cfg.MaxConns = 8
 	}
 	if s.password == "" {
 		s.password = cfg.ConnConfig.Password
