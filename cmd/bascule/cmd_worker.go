@@ -53,9 +53,10 @@ PostgreSQL database (postgres://…); a SQLite file works for workers on one mac
 Each worker enqueues the selected mailboxes (idempotently: all workers may list the same
 ones), then leases mailboxes one at a time (SELECT … FOR UPDATE SKIP LOCKED; up to
 --mailbox-parallel at once), migrates each exactly as migrate would, renews its lease every
---heartbeat while it works, and marks it done or failed. A worker that dies stops renewing: after --lease-ttl another worker takes its mailbox
-over and resumes it from the last checkpoint in the store (nothing is written twice). A worker
-exits when no mailbox is left to lease and none is held by another live worker.
+--heartbeat while it works, and marks it done or failed. A worker that dies stops renewing:
+after --lease-ttl another worker takes its mailbox over and resumes it from the last
+checkpoint in the store (nothing is written twice). A worker exits when no mailbox is left to
+lease and none is held by another live worker. See docs/FLEET.md.
 
 Watch the fleet with "bascule status --state postgres://…".
 
@@ -63,7 +64,8 @@ Exit codes: 0 every mailbox this worker handled is done, 1 usage/configuration e
 2 some items or mailboxes failed, 4 interrupted (its mailbox is given back to the queue).`,
 		Example: `  # The same command on every machine (or as a systemd unit, or a Kubernetes Job with parallelism)
   export PGPASSWORD=… BASCULE_CLIENT_SECRET=… BASCULE_IMAP_ADMIN_PASSWORD=…
-  bascule worker --state postgres://bascule@db.example.fr/bascule --config bascule.yaml --all
+  bascule worker --state postgres://bascule@db.example.fr/bascule --config bascule.yaml --all \
+      --metrics-addr :9464
 
   # A second pass (the cutover delta) in its own queue
   bascule worker --state postgres://bascule@db.example.fr/bascule --config bascule.yaml --all --queue cutover
