@@ -94,9 +94,9 @@ func Findings(rep *Report, targetMax int64) []Finding {
 				Action:  "fix the cause (permissions, mailbox not enabled) and run the audit again for this mailbox (--mailbox)"})
 		}
 		if m.OverLimit > 0 {
-			msg := fmt.Sprintf("%d items are larger than the target's limit of %s", m.OverLimit, human(targetMax))
+			msg := fmt.Sprintf("%d item(s) larger than the target's limit of %s", m.OverLimit, human(targetMax))
 			if m.OverLimitCapped {
-				msg = fmt.Sprintf("at least %d items are larger than the target's limit of %s", m.OverLimit, human(targetMax))
+				msg = fmt.Sprintf("at least %d item(s) larger than the target's limit of %s", m.OverLimit, human(targetMax))
 			}
 			add(Finding{Code: CodeOverLimit, Severity: Blocking, Mailbox: a, Count: m.OverLimit, Message: msg,
 				Action: "raise the target's message size limit (Dovecot: mail_max_size / LMTP and IMAP APPEND limits; Cyrus: maxmessagesize) or have the owner remove or archive these items; otherwise they are reported as failed"})
@@ -171,12 +171,12 @@ func Findings(rep *Report, targetMax int64) []Finding {
 		}
 		if ext > 0 {
 			add(Finding{Code: CodeExternalGrantee, Severity: Warning, Mailbox: a, Count: int64(ext),
-				Message: fmt.Sprintf("%d grants name a grantee outside the audited mailboxes (group, orphaned SID, other tenant)", ext),
+				Message: fmt.Sprintf("%d grant(s) name a grantee outside the audited mailboxes (group, orphaned SID, other tenant)", ext),
 				Action:  "map the grantee to a target login or accept that the grant becomes a manual action"})
 		}
 		if sendAs > 0 {
 			add(Finding{Code: CodeSendAsDelegation, Severity: Warning, Mailbox: a, Count: int64(sendAs),
-				Message: fmt.Sprintf("%d send-as / send-on-behalf rights; IMAP targets have no such right", sendAs),
+				Message: fmt.Sprintf("%d send-as / send-on-behalf right(s); IMAP targets have no such right", sendAs),
 				Action:  "configure the MTA's sender login map (e.g. Postfix smtpd_sender_login_maps) for these delegates"})
 		}
 		if m.Estimate.Bound == "request-budget" {
