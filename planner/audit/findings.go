@@ -99,7 +99,7 @@ func Findings(rep *Report, targetMax int64) []Finding {
 				msg = fmt.Sprintf("at least %d item(s) larger than the target's limit of %s", m.OverLimit, human(targetMax))
 			}
 			add(Finding{Code: CodeOverLimit, Severity: Blocking, Mailbox: a, Count: m.OverLimit, Message: msg,
-				Action: "raise the target's message size limit (Dovecot: mail_max_size / LMTP and IMAP APPEND limits; Cyrus: maxmessagesize) or have the owner remove or archive these items; otherwise they are reported as failed"})
+				Action: "raise the target's message size limit (Dovecot: quota_max_mail_size of the quota plugin; Cyrus: maxmessagesize in imapd.conf) or have the owner remove or archive these items; otherwise they are reported as failed"})
 		}
 		if n := len(m.Largest); n > 0 && m.OverLimit == 0 {
 			add(Finding{Code: CodeLargeItems, Severity: Info, Mailbox: a, Count: int64(n), Subject: m.Largest[0].Subject,
