@@ -15,8 +15,8 @@ const (
 	// MaxPathBytes is the longest full mailbox name; Cyrus's limit (MAX_MAILBOX_NAME 490)
 	// in modified UTF-7 is lower than Dovecot's, so a margin is kept on UTF-8 length.
 	MaxPathBytes = 490
-	// MaxFolderDepth is the deepest folder tree checked (Dovecot's mailbox_list_max_depth…
-	// default is unlimited; deep trees are still a usability problem worth a warning).
+	// MaxFolderDepth is the depth over which a folder gets a warning: IMAP servers accept
+	// deeper trees, but many clients show them badly and path lengths grow near the limits.
 	MaxFolderDepth = 16
 )
 
@@ -120,7 +120,7 @@ func Findings(rep *Report, targetMax int64) []Finding {
 				case NameDeep:
 					add(Finding{Code: CodeFolderDeep, Severity: Warning, Mailbox: a, Subject: path, Count: 1,
 						Message: fmt.Sprintf("folder %d levels deep", f.Depth),
-						Action:  "check the target's depth limit (Dovecot mailbox_list_index, Cyrus) or flatten the tree"})
+						Action:  "check that the target and its clients handle the depth, or flatten the tree on the source"})
 				default:
 					add(Finding{Code: CodeFolderName, Severity: Info, Mailbox: a, Subject: path, Count: 1,
 						Message: "folder name holds " + c + " characters; Bascule escapes them, so the name differs on the target"})
