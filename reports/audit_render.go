@@ -116,7 +116,7 @@ func auditDocument(l *Localizer, rep *audit.Report, o Options) *document {
 
 	// Volumes: items by kind, mailbox sizes, mailbox types.
 	vs := section{ID: "volumes", Title: l.T("audit.volumes.title")}
-	var kbars, bbars []Bar
+	var kbars []Bar
 	kt := table{Head: []column{{l.T("col.kind"), false}, {l.T("col.items"), true}, {l.T("col.bytes"), true}, {l.T("col.folders"), true}}}
 	kinds := append([]string{}, kindOrder...)
 	kinds = append(kinds, audit.KindOther)
@@ -126,9 +126,6 @@ func auditDocument(l *Localizer, rep *audit.Report, o Options) *document {
 			continue
 		}
 		kbars = append(kbars, Bar{Label: l.enum("kind.", k), Value: float64(ks.Items), Display: l.Int(ks.Items), Color: palette[i%len(palette)]})
-		if ks.Bytes > 0 {
-			bbars = append(bbars, Bar{Label: l.enum("kind.", k), Value: float64(ks.Bytes), Display: l.Bytes(ks.Bytes), Color: palette[i%len(palette)]})
-		}
 		kt.Rows = append(kt.Rows, []cell{{Text: l.enum("kind.", k)}, numCell(l.Int(ks.Items)), numCell(bytesOrDash(l, ks.Bytes)), numCell(l.Int(int64(ks.Folders)))})
 	}
 	vs.Charts = append(vs.Charts, BarChart("chart-kinds", l.T("audit.chart.kinds"), l.T("chart.nodata"), kbars))

@@ -209,14 +209,12 @@ func verifyFixture() *verify.Report {
 		Totals: verify.Totals{Differences: map[verify.DiffKind]int{}}}
 	for i, addr := range []string{"alice@example.fr", "bob@example.fr", "chloé.martin@example.fr"} {
 		m := verify.MailboxReport{ID: fmt.Sprintf("id-%d", i), Address: addr, Target: strings.SplitN(addr, "@", 2)[0]}
-		for _, f := range []verify.FolderReport{
+		m.Folders = append(m.Folders, []verify.FolderReport{
 			{Kind: "mail", ID: "inbox", Path: "Inbox", TargetName: "INBOX", Source: verify.Count{Items: 120, Bytes: 9 << 20}, Store: verify.Count{Items: 120}, Target: verify.Count{Items: 120, Bytes: 9 << 20}, Checked: 50},
 			{Kind: "mail", ID: "proj", Path: "Projets/" + hostile, TargetName: "Projets/x", Source: verify.Count{Items: 30, Bytes: 1 << 20}, Store: verify.Count{Items: 30}, Target: verify.Count{Items: 30, Bytes: 1 << 20}, Checked: 30},
 			{Kind: "calendar", ID: "cal", Path: "Calendar", TargetName: "/dav/calendars/x/default/", Source: verify.Count{Items: 40}, Store: verify.Count{Items: 40}, Target: verify.Count{Items: 40}, Checked: 40, Occurrences: 310},
 			{Kind: "contacts", ID: "con", Path: "Contacts", TargetName: "/dav/addressbooks/x/default/", Source: verify.Count{Items: 25}, Store: verify.Count{Items: 25}, Target: verify.Count{Items: 25}, Checked: 25},
-		} {
-			m.Folders = append(m.Folders, f)
-		}
+		}...)
 		rep.Mailboxes = append(rep.Mailboxes, m)
 	}
 	diffs := []verify.Difference{

@@ -44,44 +44,49 @@ var schemaTypes = []struct {
 func fieldDocs(t *testing.T, dir string) map[string]string {
 	t.Helper()
 	fset := token.NewFileSet()
-	pkgs, err := parser.ParseDir(fset, dir, func(fi os.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, parser.ParseComments)
+	entries, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	docs := map[string]string{}
-	for _, p := range pkgs {
-		for _, f := range p.Files {
-			ast.Inspect(f, func(n ast.Node) bool {
-				ts, ok := n.(*ast.TypeSpec)
-				if !ok {
-					return true
-				}
-				st, ok := ts.Type.(*ast.StructType)
-				if !ok {
-					return true
-				}
-				var prev string
-				for _, fl := range st.Fields.List {
-					doc := strings.Join(strings.Fields(fl.Doc.Text()), " ")
-					if doc == "" && fl.Comment != nil {
-						doc = strings.Join(strings.Fields(fl.Comment.Text()), " ")
-					}
-					if fl.Doc != nil {
-						prev = doc
-					}
-					for _, nm := range fl.Names {
-						d := doc
-						// A comment naming several fields ("Owner grants, Grantee receives")
-						// documents the undocumented ones that follow it.
-						if d == "" && strings.Contains(prev, nm.Name) {
-							d = prev
-						}
-						docs[ts.Name.Name+"."+nm.Name] = d
-					}
-				}
-				return true
-			})
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".go") || strings.HasSuffix(e.Name(), "_test.go") {
+			continue
 		}
+		f, err := parser.ParseFile(fset, filepath.Join(dir, e.Name()), nil, parser.ParseComments)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			ts, ok := n.(*ast.TypeSpec)
+			if !ok {
+				return true
+			}
+			st, ok := ts.Type.(*ast.StructType)
+			if !ok {
+				return true
+			}
+			var prev string
+			for _, fl := range st.Fields.List {
+				doc := strings.Join(strings.Fields(fl.Doc.Text()), " ")
+				if doc == "" && fl.Comment != nil {
+					doc = strings.Join(strings.Fields(fl.Comment.Text()), " ")
+				}
+				if fl.Doc != nil {
+					prev = doc
+				}
+				for _, nm := range fl.Names {
+					d := doc
+					// A comment naming several fields ("Owner grants, Grantee receives")
+					// documents the undocumented ones that follow it.
+					if d == "" && strings.Contains(prev, nm.Name) {
+						d = prev
+					}
+					docs[ts.Name.Name+"."+nm.Name] = d
+				}
+			}
+			return true
+		})
 	}
 	return docs
 }

@@ -387,8 +387,7 @@ func DelegationGraph(id, title, empty string, nodes []GraphNode, edges []GraphEd
 	for i := range parent {
 		parent[i] = i
 	}
-	var find func(int) int
-	find = func(i int) int {
+	find := func(i int) int {
 		for parent[i] != i {
 			parent[i] = parent[parent[i]]
 			i = parent[i]
