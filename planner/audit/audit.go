@@ -68,7 +68,9 @@ type Config struct {
 
 // Run audits every selected mailbox and builds the report. A mailbox that cannot be
 // audited gets its Error set and a blocking finding; the error returned is reserved for
-// failures that stop the whole audit (listing mailboxes, a fatal error, cancellation).
+// failures that stop the whole audit (listing mailboxes, cancellation, or a fatal error —
+// refused credentials, a missing permission — on every mailbox: one mailbox refused by an
+// application access policy does not stop the others).
 func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Source == nil || cfg.Inventory == nil {
 		return nil, model.Fatal(errors.New("audit: the source cannot report folder statistics"))
@@ -113,6 +115,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var fatal error
+	fatals := 0
 	sem := make(chan struct{}, cfg.Parallel)
 	for i, mbx := range mbxs {
 		select {
@@ -130,6 +133,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 				if errors.Is(err, model.ErrFatal) {
 					mu.Lock()
 					fatal = cmpOr(fatal, err)
+					fatals++
 					mu.Unlock()
 				}
 				cfg.Logger.Warn("audit: mailbox not fully audited", "mailbox", mbx.Address, "err", err)
@@ -141,7 +145,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if fatal != nil {
+	if fatal != nil && fatals == len(mbxs) {
 		return nil, fatal
 	}
 	linkDelegations(rep.Mailboxes)
