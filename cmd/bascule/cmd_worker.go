@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"strings"
 	"sync"
@@ -173,9 +174,24 @@ func runWorker(ctx context.Context, o *WorkerOptions, g *GlobalOptions, cmd *cob
 		lanes.Add(1)
 		go func() {
 			defer lanes.Done()
+			var failingSince time.Time // the store has refused every Lease since then
 			for lctx.Err() == nil {
 				woken := wakeCh()
 				l, err := queue.Lease(lctx, o.Queue, o.WorkerID, o.LeaseTTL)
+				if err == nil || errors.Is(err, state.ErrQueueFinished) || errors.Is(err, state.ErrNoneFree) {
+					failingSince = time.Time{}
+				} else if lctx.Err() == nil && (failingSince.IsZero() || time.Since(failingSince) < o.LeaseTTL) {
+					// The store may be failing over: try again for a lease's time to live.
+					if failingSince.IsZero() {
+						failingSince = time.Now()
+					}
+					log.Warn("leasing failed; retrying", "err", err)
+					select {
+					case <-lctx.Done():
+					case <-time.After(o.Poll):
+					}
+					continue
+				}
 				switch {
 				case errors.Is(err, state.ErrQueueFinished):
 					return
@@ -199,6 +215,13 @@ func runWorker(ctx context.Context, o *WorkerOptions, g *GlobalOptions, cmd *cob
 				if m, ok := known[l.Mailbox]; ok {
 					one.Mailboxes = []model.Mailbox{m}
 				}
+				// The queue says where the mailbox goes (the worker that enqueued it decided);
+				// the rest of the mapping stays (grantees map through it).
+				one.Targets = maps.Clone(popts.Targets)
+				if one.Targets == nil {
+					one.Targets = map[string]string{}
+				}
+				one.Targets[strings.ToLower(l.Address)] = l.Target
 				res, outcome, _ := runLeased(ctx, o, queue, one, l, log)
 				notify()
 				if g.metrics != nil {
