@@ -47,6 +47,9 @@ func parseRoute(escapedPath string) route {
 	if len(seg) == 1 && seg[0] == "$batch" {
 		return route{class: "batch"}
 	}
+	if len(seg) == 2 && seg[0] == "reports" {
+		return route{class: "reports"} // inventory.go
+	}
 	if len(seg) == 0 || seg[0] != "users" {
 		return unknown
 	}
@@ -176,7 +179,8 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, inner bool) 
 		s.serveBatch(w, r)
 		return
 	}
-	if rt.class == "unknown" && r.Method == http.MethodGet && s.serveReport(w, r) {
+	if rt.class == "reports" {
+		s.serveReport(w, r)
 		return
 	}
 	if rt.class == "unknown" {

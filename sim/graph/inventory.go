@@ -241,16 +241,16 @@ func (c *countWriter) flush(n int) {
 var reportPath = regexp.MustCompile(`^/v1\.0/reports/getMailboxUsageDetail\(period='(D7|D30|D90|D180)'\)$`)
 
 // serveReport serves GET /reports/getMailboxUsageDetail(period='Dn') (after
-// authentication): 302 to a download URL valid for five minutes. It returns false for any
-// other path.
-func (s *Server) serveReport(w http.ResponseWriter, r *http.Request) bool {
-	if !strings.HasPrefix(r.URL.Path, "/v1.0/reports/") {
-		return false
+// authentication): 302 to a download URL valid for five minutes; another report or method
+// is an error.
+func (s *Server) serveReport(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		s.graphError(w, r, http.StatusMethodNotAllowed, "ErrorInvalidRequest", "The OData request is not supported.")
+		return
 	}
-	s.count("reports")
 	if !reportPath.MatchString(r.URL.Path) {
 		s.graphError(w, r, http.StatusBadRequest, "BadRequest", "Resource not found for the segment '"+lastSegment(r.URL.Path)+"'.")
-		return true
+		return
 	}
 	tok := requestID()
 	s.inv.mu.Lock()
@@ -263,7 +263,6 @@ func (s *Server) serveReport(w http.ResponseWriter, r *http.Request) bool {
 	w.Header().Set("Location", s.url+"/reports-download/"+tok)
 	w.Header().Set("Content-Type", "text/plain")
 	w.WriteHeader(http.StatusFound)
-	return true
 }
 
 // serveReportDownload serves the preauthenticated CSV of a report (no Authorization).
