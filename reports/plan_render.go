@@ -78,7 +78,7 @@ func planDocument(l *Localizer, p *waves.Plan, o Options) *document {
 	wcsv := csvTable{Name: "waves", Head: []string{l.T("col.wave"), l.T("col.started"), l.T("col.end"), l.T("col.duration_seconds"), l.T("col.mailboxes"),
 		l.T("col.items"), l.T("col.bytes_raw"), l.T("col.pinned"), l.T("col.over_window")}}
 	for i, w := range p.Waves {
-		col := seriesPalette[i%len(seriesPalette)]
+		col := waveColor(w.Number)
 		var notes []string
 		if w.Pinned {
 			notes = append(notes, l.T("plan.wave.pinned"))
@@ -149,7 +149,7 @@ func planDocument(l *Localizer, p *waves.Plan, o Options) *document {
 	for _, w := range p.Waves {
 		for _, m := range w.Mailboxes {
 			waveOf[strings.ToLower(m.Source)] = w.Number
-			nodes = append(nodes, GraphNode{ID: strings.ToLower(m.Source), Label: localPart(m.Source), Color: seriesPalette[(w.Number-1)%len(seriesPalette)]})
+			nodes = append(nodes, GraphNode{ID: strings.ToLower(m.Source), Label: localPart(m.Source), Color: waveColor(w.Number)})
 		}
 	}
 	var edges []GraphEdge
@@ -213,4 +213,10 @@ func waveNum(n int) string {
 		return ""
 	}
 	return strconv.Itoa(n)
+}
+
+// waveColor is the colour of wave n (1-based; any int).
+func waveColor(n int) string {
+	k := len(seriesPalette)
+	return seriesPalette[((n-1)%k+k)%k]
 }
