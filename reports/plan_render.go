@@ -77,7 +77,7 @@ func planDocument(l *Localizer, p *waves.Plan, o Options) *document {
 		{l.T("col.mailboxes"), true}, {l.T("col.items"), true}, {l.T("col.bytes"), true}, {l.T("col.notes"), false}}, Empty: l.T("table.empty")}
 	wcsv := csvTable{Name: "waves", Head: []string{l.T("col.wave"), l.T("col.started"), l.T("col.end"), l.T("col.duration_seconds"), l.T("col.mailboxes"),
 		l.T("col.items"), l.T("col.bytes_raw"), l.T("col.pinned"), l.T("col.over_window")}}
-	for i, w := range p.Waves {
+	for _, w := range p.Waves {
 		col := waveColor(w.Number)
 		var notes []string
 		if w.Pinned {
