@@ -303,7 +303,8 @@ func (l *Localizer) DateTime(t time.Time) string {
 	return l.T("fmt.datetime", l.Date(t), l.Clock(t))
 }
 
-// Duration formats a span the way people say it: "3 d 4 h", "2 h 05 min", "4 min 10 s", "12 s".
+// Duration formats a span the way people say it: "3 d 4 h", "2 h 05 min", "2 h",
+// "4 min 10 s", "30 min", "12 s".
 func (l *Localizer) Duration(d time.Duration) string {
 	if d < 0 {
 		d = 0
@@ -315,8 +316,12 @@ func (l *Localizer) Duration(d time.Duration) string {
 		return l.T("fmt.dur.d", l.Int(days))
 	case days > 0:
 		return l.T("fmt.dur.dh", l.Int(days), strconv.FormatInt(hours, 10))
+	case hours > 0 && mins == 0:
+		return l.T("fmt.dur.h", strconv.FormatInt(hours, 10))
 	case hours > 0:
 		return l.T("fmt.dur.hm", strconv.FormatInt(hours, 10), fmt.Sprintf("%02d", mins))
+	case mins > 0 && secs == 0:
+		return l.T("fmt.dur.m", strconv.FormatInt(mins, 10))
 	case mins > 0:
 		return l.T("fmt.dur.ms", strconv.FormatInt(mins, 10), fmt.Sprintf("%02d", secs))
 	}

@@ -208,6 +208,9 @@ func TestFormats(t *testing.T) {
 		{fr.Duration(26*time.Hour + 5*time.Minute), "1 j 2 h"},
 		{en.Duration(2*time.Hour + 5*time.Minute), "2 h 05 min"},
 		{en.Duration(300 * time.Millisecond), "0.3 s"},
+		{fr.Duration(30 * time.Minute), "30 min"},
+		{en.Duration(6 * time.Hour), "6 h"},
+		{en.Duration(48 * time.Hour), "2 d"},
 		{fr.Tn("table.more", 0), "… et 0 ligne de plus\u00a0: voir les fichiers CSV et JSON."},
 		{en.Tn("table.more", 0), "… and 0 more rows: see the CSV and JSON files."},
 	} {
