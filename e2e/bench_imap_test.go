@@ -31,8 +31,14 @@ import (
 //	BENCH_GRAPH_MESSAGES   Graph tenant size (default 3000)
 //	BENCH_GRAPH_WINDOW     the budget's window (default 30s; the budget is scaled with it:
 //	                       Microsoft's 10,000 requests per 10 minutes is 500 per 30 s)
+//	BENCH_GRAPH_THROTTLE   "off": no throttling at all (to profile Bascule's own costs)
 //	BENCH_PROFILE_DIR      write CPU and allocation profiles of the in-process runs there
+//	                       (IMAP: one more Bascule run, in process; BENCH_BENCHRUN_FLAGS adds flags)
 //	BENCH_CORPUS_DIR       keep the rendered corpus there between runs
+//	BENCH_RAW_VARIANTS     "1": also time the raw client with MULTIAPPEND, fewer APPENDs in
+//	                       flight, two connections per account
+//	BENCH_BASCULE_FLAGS    extra flags for bascule migrate (e.g. "--item-parallel 16")
+//	BENCH_ONLY             run only these tools (comma-separated: raw,bascule,mbsync,imapsync)
 //	IMAPSYNC               path of imapsync (not packaged by Debian)
 //
 // Each prints a table; the figures go to docs/PERFORMANCE.md.
@@ -155,7 +161,7 @@ func benchIMAPOnce(b *testing.B) {
 	}
 
 	// (a) The raw APPEND ceiling of the target.
-	{
+	if benchWant("raw") {
 		dst := testenv.Dovecot(b, logins...)
 		r := row("raw APPEND", "first")
 		b.StartTimer()
@@ -172,11 +178,40 @@ func benchIMAPOnce(b *testing.B) {
 		dropMail(dst)
 	}
 
+	// Variants of the raw client, to see what the target rewards (BENCH_RAW_VARIANTS=1).
+	if os.Getenv("BENCH_RAW_VARIANTS") == "1" && benchWant("raw") {
+		for _, v := range []struct {
+			note string
+			o    bench.RawOptions
+		}{
+			{"MULTIAPPEND of up to 16 messages, 64 in flight, 1 connection per account", bench.RawOptions{Multi: 16}},
+			{"LITERAL+, 4 in flight, 1 connection per account", bench.RawOptions{InFlight: 4}},
+			{"LITERAL+, 16 in flight, 1 connection per account", bench.RawOptions{InFlight: 16}},
+			{"LITERAL+, 64 in flight, 2 connections per account", bench.RawOptions{Conns: 2}},
+		} {
+			dst := testenv.Dovecot(b, logins...)
+			r := row("raw variant", "first")
+			r.Wall, r.PeakRSS, err = bench.Timed(ctx, func(ctx context.Context) error {
+				return bench.RawAppend(ctx, dst.Addr, c, masterLogin(dst), v.o)
+			})
+			if err != nil {
+				b.Fatalf("raw APPEND (%s): %v", v.note, err)
+			}
+			r.RSSHow, r.Note = "VmHWM, test process", v.note
+			check(&r, dst)
+			results = append(results, r)
+			dropMail(dst)
+		}
+	}
+
 	// (b) Bascule, IMAP → IMAP.
-	results = append(results, benchBasculeIMAP(b, ctx, c, src, check)...)
+	if benchWant("bascule") {
+		results = append(results, benchBasculeIMAP(b, ctx, c, src, check)...)
+	}
 
 	// (c) mbsync.
-	if !bench.Have("mbsync") {
+	if !benchWant("mbsync") {
+	} else if !bench.Have("mbsync") {
 		results = append(results, bench.Result{Tool: "mbsync", Pass: "first", Skipped: "mbsync: not available (apt-get install isync)"})
 	} else {
 		dst := testenv.Dovecot(b, logins...)
@@ -200,7 +235,8 @@ func benchIMAPOnce(b *testing.B) {
 	}
 
 	// (d) imapsync, when IMAPSYNC names it.
-	if bin := os.Getenv("IMAPSYNC"); bin == "" {
+	if bin := os.Getenv("IMAPSYNC"); !benchWant("imapsync") {
+	} else if bin == "" {
 		fmt.Println("imapsync: not available (set IMAPSYNC)")
 		results = append(results, bench.Result{Tool: "imapsync", Pass: "first", Skipped: "imapsync: not available (set IMAPSYNC)"})
 	} else {
@@ -228,6 +264,20 @@ func benchIMAPOnce(b *testing.B) {
 	}
 }
 
+// benchWant tells whether BENCH_ONLY (comma-separated tools; empty = all) asks for tool.
+func benchWant(tool string) bool {
+	only := os.Getenv("BENCH_ONLY")
+	if only == "" {
+		return true
+	}
+	for _, t := range strings.Split(only, ",") {
+		if strings.TrimSpace(t) == tool {
+			return true
+		}
+	}
+	return false
+}
+
 // basculeHasIMAPSource reports whether the built binary reads from IMAP (`--source imap`).
 func basculeHasIMAPSource(b *testing.B) bool {
 	out, _ := exec.Command(binary(b), "migrate", "--help").CombinedOutput()
@@ -247,16 +297,22 @@ func benchBasculeIMAP(b *testing.B, ctx context.Context, c *bench.Corpus, src *t
 	dst := testenv.Dovecot(b, c.Logins()...)
 	dir := b.TempDir()
 	state := filepath.Join(dir, "state.db")
-	args := []string{"migrate", "--source", "imap", "--all", "--state", state,
-		"--source-imap-addr", src.Addr, "--source-imap-tls", "none", "--source-imap-auth", "master",
-		"--source-imap-admin-user", src.MasterUser,
+	args := []string{"migrate", "--source", "imap", "--state", state,
+		"--imap-source-addr", src.Addr, "--imap-source-tls", "none", "--imap-source-auth", "master",
+		"--imap-source-admin-user", src.MasterUser,
 		"--imap-addr", dst.Addr, "--imap-tls", "none", "--imap-auth", "master", "--imap-admin-user", dst.MasterUser,
 		"--no-progress", "--log-level", "warn"}
+	for _, l := range c.Logins() {
+		args = append(args, "--mailbox", l)
+	}
+	if extra := os.Getenv("BENCH_BASCULE_FLAGS"); extra != "" {
+		args = append(args, strings.Fields(extra)...)
+	}
 	var out []bench.Result
 	for _, pass := range []string{"first", "no-op"} {
 		cmd := exec.CommandContext(ctx, binary(b), args...)
 		cmd.Env = append(os.Environ(), "BASCULE_IMAP_ADMIN_PASSWORD="+dst.MasterPass,
-			"BASCULE_SOURCE_IMAP_ADMIN_PASSWORD="+src.MasterPass)
+			"BASCULE_IMAP_SOURCE_PASSWORD="+src.MasterPass)
 		r := bench.Result{Tool: "bascule", Pass: pass, Messages: c.Messages, Bytes: c.Bytes}
 		wall, rss, o, err := bench.RunChild(cmd)
 		if err != nil {
@@ -267,7 +323,50 @@ func benchBasculeIMAP(b *testing.B, ctx context.Context, c *bench.Corpus, src *t
 		out = append(out, r)
 	}
 	dropMail(dst)
+	if pd := os.Getenv("BENCH_PROFILE_DIR"); pd != "" {
+		out = append(out, benchBasculeIMAPProfiled(b, ctx, c, src, check, pd, ""))
+	}
+	// A/B comparisons of benchrun flag sets, alternated so that both see the same machine
+	// load: BENCH_AB="-append-connections 1|-append-connections 2", BENCH_AB_ROUNDS (2).
+	if ab := os.Getenv("BENCH_AB"); ab != "" {
+		for range benchEnvInt("BENCH_AB_ROUNDS", 2) {
+			for _, flags := range strings.Split(ab, "|") {
+				out = append(out, benchBasculeIMAPProfiled(b, ctx, c, src, check, "", flags))
+			}
+		}
+	}
 	return out
+}
+
+// benchBasculeIMAPProfiled runs the same migration in process (internal/bench/benchrun)
+// with CPU and allocation profiles written to dir.
+func benchBasculeIMAPProfiled(b *testing.B, ctx context.Context, c *bench.Corpus, src *testenv.DovecotServer,
+	check func(*bench.Result, *testenv.DovecotServer), dir, flags string) bench.Result {
+	dst := testenv.Dovecot(b, c.Logins()...)
+	defer dropMail(dst)
+	args := []string{"-source", "imap", "-imap-source-addr", src.Addr, "-imap-source-admin-user", src.MasterUser,
+		"-mailboxes", strings.Join(c.Logins(), ","), "-imap-addr", dst.Addr, "-admin-user", dst.MasterUser,
+		"-state", filepath.Join(b.TempDir(), "state.db")}
+	tool, note := "bascule (profiled)", "in process (benchrun), pprof on"
+	if dir != "" {
+		args = append(args, "-cpuprofile", filepath.Join(dir, "imap-cpu.pprof"), "-memprofile", filepath.Join(dir, "imap-mem.pprof"))
+		if extra := os.Getenv("BENCH_BENCHRUN_FLAGS"); extra != "" {
+			args = append(args, strings.Fields(extra)...)
+		}
+	} else {
+		args = append(args, strings.Fields(flags)...)
+		tool, note = "bascule (A/B)", "benchrun "+flags
+	}
+	cmd := exec.CommandContext(ctx, benchRunBinary(b), args...)
+	cmd.Env = append(os.Environ(), "BASCULE_IMAP_ADMIN_PASSWORD="+dst.MasterPass, "BASCULE_IMAP_SOURCE_PASSWORD="+src.MasterPass)
+	r := bench.Result{Tool: tool, Pass: "first", Messages: c.Messages, Bytes: c.Bytes}
+	wall, rss, o, err := bench.RunChild(cmd)
+	if err != nil {
+		b.Fatalf("benchrun -source imap: %v\n%s", err, bench.CommandOutputTail(o, 3000))
+	}
+	r.Wall, r.PeakRSS, r.RSSHow, r.Note = wall, rss, "rusage", note
+	check(&r, dst)
+	return r
 }
 
 // BenchmarkGraphThrottled moves a generated tenant from the Graph emulator, with Microsoft's
@@ -291,11 +390,16 @@ func benchGraphOnce(b *testing.B) {
 		window = d
 	}
 	budget := int(10000 * window.Seconds() / 600)
+	off := os.Getenv("BENCH_GRAPH_THROTTLE") == "off"
+	clientBudget := budget
+	if off {
+		clientBudget = 1 << 30
+	}
 	ten := tenant.Generate(tenant.Config{Seed: 12, Users: 3, Messages: n, MaxAttachment: 4 << 20})
 	msgs, bytes := ten.Stats()
 	secret := "bench-graph-secret"
 	sim, err := simgraph.Start(simgraph.Options{Tenant: ten, ClientID: "bascule-bench", ClientSecret: secret,
-		Throttle: simgraph.Throttle{Concurrency: 4, Requests: budget, Window: window}})
+		Throttle: simgraph.Throttle{Concurrency: 4, Requests: budget, Window: window, Disabled: off}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -317,11 +421,8 @@ func benchGraphOnce(b *testing.B) {
 	}
 	args := []string{"-source", "graph", "-graph-endpoint", rec.URL + "/v1.0", "-authority-host", sim.AuthorityHost(),
 		"-tenant-id", sim.TenantID(), "-client-id", "bascule-bench", "-ca-file", caFile,
-		"-budget", fmt.Sprint(budget), "-window", window.String(),
+		"-budget", fmt.Sprint(clientBudget), "-window", window.String(),
 		"-imap-addr", dst.Addr, "-admin-user", dst.MasterUser, "-state", filepath.Join(dir, "state.db")}
-	if pd := os.Getenv("BENCH_PROFILE_DIR"); pd != "" {
-		args = append(args, "-cpuprofile", filepath.Join(pd, "graph-cpu.pprof"), "-memprofile", filepath.Join(pd, "graph-mem.pprof"))
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Minute)
 	defer cancel()
 	var results []bench.Result
@@ -329,7 +430,12 @@ func benchGraphOnce(b *testing.B) {
 	for _, pass := range []string{"first", "no-op"} {
 		rec.Reset()
 		throttledBefore := sim.Throttled()
-		cmd := exec.CommandContext(ctx, benchRunBinary(b), args...)
+		a := args
+		if pd := os.Getenv("BENCH_PROFILE_DIR"); pd != "" {
+			a = append(a[:len(a):len(a)], "-cpuprofile", filepath.Join(pd, "graph-"+pass+"-cpu.pprof"),
+				"-memprofile", filepath.Join(pd, "graph-"+pass+"-mem.pprof"))
+		}
+		cmd := exec.CommandContext(ctx, benchRunBinary(b), a...)
 		cmd.Env = append(os.Environ(), "BASCULE_CLIENT_SECRET="+secret, "BASCULE_IMAP_ADMIN_PASSWORD="+dst.MasterPass)
 		b.StartTimer()
 		wall, rss, out, err := bench.RunChild(cmd)

@@ -71,15 +71,13 @@ var specialNames = map[string]string{"inbox": "INBOX", "sentitems": "Sent", "dra
 var keywords = []string{"$Forwarded", "$MDNSent", "$label1", "Projet_Alpha", "NonJunk"}
 
 // GenerateCorpus builds the corpus from a generated tenant (sim/tenant: realistic MIME in
-// many charsets, attachments from 1 KB to 12 MiB, a few 20–30 MB ones, nested non-ASCII
-// folders) and writes each message to dir. The same config gives the same bytes.
+// many charsets, up to three attachments from 1 KB to 6 MiB each, nested non-ASCII folders) and writes each message to dir. The same config gives the same bytes.
 func GenerateCorpus(cfg CorpusConfig, dir string) (*Corpus, error) {
 	if cfg.Users <= 0 {
 		cfg.Users = 3
 	}
-	large := cfg.Messages / 2000
 	ten := tenant.Generate(tenant.Config{Seed: cfg.Seed, Users: cfg.Users, Messages: cfg.Messages,
-		LargeMessages: large, MaxAttachment: 12 << 20})
+		MaxAttachment: 6 << 20})
 	c := &Corpus{Dir: dir}
 	type job struct {
 		user, id, file string

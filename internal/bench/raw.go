@@ -28,6 +28,9 @@ type RawOptions struct {
 	// Conns is the number of connections per account; folders are dealt out among them
 	// (default 1).
 	Conns int
+	// Multi > 1 sends runs of up to Multi messages of one folder as one MULTIAPPEND
+	// (RFC 3502) instead of one APPEND each.
+	Multi int
 }
 
 // RawAppend writes every message of every account of the corpus to addr: the minimal
@@ -41,6 +44,9 @@ func RawAppend(ctx context.Context, addr string, c *Corpus, login func(user stri
 	}
 	if o.Conns <= 0 {
 		o.Conns = 1
+	}
+	if o.Multi <= 0 {
+		o.Multi = 1
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, len(c.Users)*o.Conns)
@@ -79,7 +85,7 @@ func RawAppend(ctx context.Context, addr string, c *Corpus, login func(user stri
 			wg.Go(func() {
 				rc, err := dialRaw(ctx, addr, login(u.Login))
 				if err == nil {
-					err = rc.appendAll(ctx, msgs, o.InFlight)
+					err = rc.appendAll(ctx, msgs, o.InFlight, o.Multi)
 					rc.close()
 				}
 				if err != nil {
@@ -157,13 +163,22 @@ func (rc *rawConn) command(cmd string) ([]string, error) {
 	}
 }
 
-// appendAll pipelines one APPEND per message, at most inFlight unanswered.
-func (rc *rawConn) appendAll(ctx context.Context, msgs []CorpusMessage, inFlight int) error {
+// appendAll pipelines one APPEND per message (or, with multi > 1, one MULTIAPPEND per run of
+// up to multi messages of the same folder), at most inFlight commands unanswered.
+func (rc *rawConn) appendAll(ctx context.Context, msgs []CorpusMessage, inFlight, multi int) error {
+	var cmds [][]CorpusMessage
+	for _, m := range msgs {
+		if k := len(cmds); k > 0 && len(cmds[k-1]) < multi && cmds[k-1][0].Folder == m.Folder {
+			cmds[k-1] = append(cmds[k-1], m)
+			continue
+		}
+		cmds = append(cmds, []CorpusMessage{m})
+	}
 	slots := make(chan struct{}, inFlight)
 	readErr := make(chan error, 1)
 	go func() {
 		n := 0
-		for n < len(msgs) {
+		for n < len(cmds) {
 			line, err := rc.br.ReadString('\n')
 			if err != nil {
 				readErr <- err
@@ -182,7 +197,7 @@ func (rc *rawConn) appendAll(ctx context.Context, msgs []CorpusMessage, inFlight
 		readErr <- nil
 	}()
 	buf := make([]byte, 256<<10)
-	for i, m := range msgs {
+	for i, cmd := range cmds {
 		select {
 		case slots <- struct{}{}:
 		case err := <-readErr:
@@ -193,22 +208,24 @@ func (rc *rawConn) appendAll(ctx context.Context, msgs []CorpusMessage, inFlight
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		f, err := os.Open(m.File)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(rc.bw, "a%d APPEND %s (%s) \"%s\" {%d+}\r\n", i, quoteIMAP(EncodeMUTF7(m.Folder)),
-			strings.Join(m.Flags, " "), m.Date.Format("02-Jan-2006 15:04:05 -0700"), m.Size)
-		n, err := io.CopyBuffer(rc.bw, io.LimitReader(f, m.Size), buf)
-		f.Close()
-		if err != nil {
-			return err
-		}
-		if n != m.Size {
-			return fmt.Errorf("%s: %d bytes, expected %d", m.File, n, m.Size)
+		fmt.Fprintf(rc.bw, "a%d APPEND %s", i, quoteIMAP(EncodeMUTF7(cmd[0].Folder)))
+		for _, m := range cmd {
+			fmt.Fprintf(rc.bw, " (%s) \"%s\" {%d+}\r\n", strings.Join(m.Flags, " "), m.Date.Format("02-Jan-2006 15:04:05 -0700"), m.Size)
+			f, err := os.Open(m.File)
+			if err != nil {
+				return err
+			}
+			n, err := io.CopyBuffer(rc.bw, io.LimitReader(f, m.Size), buf)
+			f.Close()
+			if err != nil {
+				return err
+			}
+			if n != m.Size {
+				return fmt.Errorf("%s: %d bytes, expected %d", m.File, n, m.Size)
+			}
 		}
 		rc.bw.WriteString("\r\n")
-		if len(slots) == cap(slots) || i == len(msgs)-1 {
+		if len(slots) == cap(slots) || i == len(cmds)-1 {
 			if err := rc.bw.Flush(); err != nil {
 				return err
 			}
@@ -227,9 +244,11 @@ func (rc *rawConn) appendAll(ctx context.Context, msgs []CorpusMessage, inFlight
 	}
 }
 
+var quoter = strings.NewReplacer(`\`, `\\`, `"`, `\"`)
+
 // quoteIMAP makes an IMAP quoted string.
 func quoteIMAP(s string) string {
-	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+	return `"` + quoter.Replace(s) + `"`
 }
 
 var mutf7 = base64.NewEncoding("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,").WithPadding(base64.NoPadding)

@@ -45,7 +45,10 @@ type Config struct {
 	// Language names the well-known folders the target does not have yet: "en" or "fr".
 	Language    string
 	FolderNames map[string]string // overrides per well-known name (model.WellKnown*)
-	Logger      *slog.Logger
+	// AppendConnections is the most connections per account that carry APPENDs, each
+	// pipelined (default 2; one more carries everything else).
+	AppendConnections int
+	Logger            *slog.Logger
 }
 
 // Sink writes into one IMAP server.
@@ -79,6 +82,9 @@ func New(cfg Config) (*Sink, error) {
 	}
 	if cfg.MasterSeparator == "" {
 		cfg.MasterSeparator = "*"
+	}
+	if cfg.AppendConnections <= 0 {
+		cfg.AppendConnections = 2
 	}
 	if cfg.Language == "" {
 		cfg.Language = "en"

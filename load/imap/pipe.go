@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf16"
 
@@ -38,6 +39,8 @@ type pipe struct {
 	err     error // sticky: the connection is dead
 
 	binary bool // the server offers BINARY
+
+	users atomic.Int32 // Appends using this connection now (writer.pipe balances on it)
 }
 
 type pipeResult struct {
@@ -282,8 +285,10 @@ func (p *pipe) dead() bool {
 
 // quote makes an IMAP quoted string.
 func quote(s string) string {
-	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+	return `"` + quoter.Replace(s) + `"`
 }
+
+var quoter = strings.NewReplacer(`\`, `\\`, `"`, `\"`)
 
 var mutf7 = base64.NewEncoding("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,").WithPadding(base64.NoPadding)
 

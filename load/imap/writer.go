@@ -31,8 +31,8 @@ type writer struct {
 	broken bool
 
 	pmu    sync.Mutex
-	p      *pipe
-	noPipe bool // the server offers no LITERAL+: APPEND through go-imap
+	pipes  []*pipe // up to Config.AppendConnections APPEND connections
+	noPipe bool    // the server offers no LITERAL+: APPEND through go-imap
 
 	selMu sync.Mutex
 
@@ -337,6 +337,7 @@ func (w *writer) Append(ctx context.Context, folder load.FolderRef, it load.Item
 	if p == nil {
 		return w.appendSlow(ctx, folder, it)
 	}
+	defer p.users.Add(-1)
 	var flags []string
 	for _, f := range imapFlags(it.Message.Flags) {
 		flags = append(flags, string(f))
@@ -362,27 +363,47 @@ func (w *writer) Append(ctx context.Context, folder load.FolderRef, it load.Item
 	return ref, nil
 }
 
-// pipe returns the APPEND connection, dialling it when needed; nil when the server has no
-// LITERAL+ (then go-imap carries the APPENDs).
+// pipe returns the least busy APPEND connection, dialling another (up to
+// Config.AppendConnections) when every one has an APPEND in flight; nil when the server has
+// no LITERAL+ (then go-imap carries the APPENDs). The caller counts itself in p.users and
+// must decrement it when its APPEND is answered. Several connections matter because a
+// server such as Dovecot handles one connection's commands one after the other on one core.
 func (w *writer) pipe(ctx context.Context) (*pipe, error) {
 	w.pmu.Lock()
 	defer w.pmu.Unlock()
 	if w.noPipe {
 		return nil, nil
 	}
-	if w.p != nil && !w.p.dead() {
-		return w.p, nil
+	live := w.pipes[:0]
+	for _, p := range w.pipes {
+		if !p.dead() {
+			live = append(live, p)
+		}
 	}
-	p, err := dialPipe(ctx, w.s, w.account)
-	if errors.Is(err, errNoLiteralPlus) {
-		w.noPipe = true
-		return nil, nil
+	clear(w.pipes[len(live):])
+	w.pipes = live
+	var best *pipe
+	for _, p := range w.pipes {
+		if best == nil || p.users.Load() < best.users.Load() {
+			best = p
+		}
 	}
-	if err != nil {
-		return nil, err
+	if best == nil || (best.users.Load() > 0 && len(w.pipes) < w.s.cfg.AppendConnections) {
+		p, err := dialPipe(ctx, w.s, w.account)
+		switch {
+		case errors.Is(err, errNoLiteralPlus):
+			w.noPipe = true
+			return nil, nil
+		case err != nil && best == nil:
+			return nil, err
+		case err == nil:
+			w.pipes = append(w.pipes, p)
+			best = p
+		}
+		// A failed extra connection: keep using the ones there are.
 	}
-	w.p = p
-	return p, nil
+	best.users.Add(1)
+	return best, nil
 }
 
 // appendSlow appends through go-imap (servers without LITERAL+).
@@ -613,10 +634,10 @@ func (w *writer) Delete(ctx context.Context, ref load.ItemRef) error {
 // Close logs out.
 func (w *writer) Close() error {
 	w.pmu.Lock()
-	if w.p != nil {
-		w.p.close(errors.New("closed"))
-		w.p = nil
+	for _, p := range w.pipes {
+		p.close(errors.New("closed"))
 	}
+	w.pipes = nil
 	w.pmu.Unlock()
 	w.mu.Lock()
 	defer w.mu.Unlock()

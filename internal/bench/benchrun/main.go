@@ -22,10 +22,12 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
+	"strings"
 	"time"
 
 	"github.com/bascule-migrate/bascule/extract"
 	graphsrc "github.com/bascule-migrate/bascule/extract/graph"
+	imapsrc "github.com/bascule-migrate/bascule/extract/imap"
 	imapsink "github.com/bascule-migrate/bascule/load/imap"
 	"github.com/bascule-migrate/bascule/planner"
 	"github.com/bascule-migrate/bascule/state/sqlite"
@@ -39,7 +41,12 @@ func main() {
 }
 
 func run() error {
-	source := flag.String("source", "graph", "graph")
+	source := flag.String("source", "graph", "graph or imap")
+	srcAddr := flag.String("imap-source-addr", "", "source IMAP host:port (plaintext), -source imap")
+	srcAdmin := flag.String("imap-source-admin-user", "", "source master user (password in BASCULE_IMAP_SOURCE_PASSWORD)")
+	mailboxes := flag.String("mailboxes", "", "comma-separated source logins, -source imap")
+	srcConns := flag.Int("imap-source-connections", 4, "connections per mailbox to the source")
+	srcPipe := flag.Int("imap-source-pipeline", 8, "UID FETCH in flight per source connection")
 	endpoint := flag.String("graph-endpoint", "", "Graph base URL")
 	authority := flag.String("authority-host", "", "login authority")
 	tenantID := flag.String("tenant-id", "", "tenant id")
@@ -53,8 +60,10 @@ func run() error {
 	statePath := flag.String("state", "", "state file")
 	mboxPar := flag.Int("mailbox-parallel", 4, "mailboxes at once")
 	itemPar := flag.Int("item-parallel", 4, "items in flight per mailbox")
+	appendConns := flag.Int("append-connections", 0, "APPEND connections per target account (0: the sink's default)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile here")
 	memProfile := flag.String("memprofile", "", "write an allocation profile here")
+	blockProfile := flag.String("blockprofile", "", "write a blocking profile here (where goroutines wait)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -75,6 +84,15 @@ func run() error {
 	if *memProfile != "" {
 		runtime.MemProfileRate = 64 << 10
 	}
+	if *blockProfile != "" {
+		runtime.SetBlockProfileRate(int(time.Millisecond))
+		defer func() {
+			if f, err := os.Create(*blockProfile); err == nil {
+				pprof.Lookup("block").WriteTo(f, 0)
+				f.Close()
+			}
+		}()
+	}
 
 	var src extract.Source
 	switch *source {
@@ -86,11 +104,20 @@ func run() error {
 			return err
 		}
 		src = g
+	case "imap":
+		s, err := imapsrc.New(imapsrc.Config{Addr: *srcAddr, TLS: "none", Auth: imapsrc.AuthMaster, AdminUser: *srcAdmin,
+			AdminPassword: os.Getenv("BASCULE_IMAP_SOURCE_PASSWORD"), Mailboxes: strings.Split(*mailboxes, ","),
+			Connections: *srcConns, Pipeline: *srcPipe, Logger: log})
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		src = s
 	default:
 		return fmt.Errorf("unknown -source %q", *source)
 	}
 	sink, err := imapsink.New(imapsink.Config{Addr: *imapAddr, TLS: "none", Auth: "master", AdminUser: *adminUser,
-		AdminPassword: os.Getenv("BASCULE_IMAP_ADMIN_PASSWORD"), Logger: log})
+		AdminPassword: os.Getenv("BASCULE_IMAP_ADMIN_PASSWORD"), AppendConnections: *appendConns, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -100,7 +127,11 @@ func run() error {
 		return err
 	}
 	defer store.Close()
-	res, err := planner.Run(ctx, planner.Options{Source: src, Sink: sink, Store: store,
+	var sel extract.Selection
+	if *source == "imap" {
+		sel.Addresses = strings.Split(*mailboxes, ",")
+	}
+	res, err := planner.Run(ctx, planner.Options{Source: src, Sink: sink, Store: store, Selection: sel,
 		MailboxParallel: *mboxPar, ItemParallel: *itemPar, Deletes: planner.DeletesKeep,
 		Command: "benchrun", Logger: log})
 	if *memProfile != "" {
