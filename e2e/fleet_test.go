@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/bascule-migrate/bascule/internal/testenv"
+	simews "github.com/bascule-migrate/bascule/sim/ews"
 	simgraph "github.com/bascule-migrate/bascule/sim/graph"
 	"github.com/bascule-migrate/bascule/sim/tenant"
 	"github.com/bascule-migrate/bascule/state"
@@ -207,6 +208,58 @@ func TestMetrics(t *testing.T) {
 		tenant:   tenant.Config{Seed: 71, Users: 3, Messages: 240, MaxAttachment: 32 << 10},
 		throttle: simgraph.Throttle{Concurrency: 4, Requests: 60, Window: 3 * time.Second},
 	})
+	res, m := runWithMetrics(t, func(ctx context.Context, extra ...string) *exec.Cmd {
+		return e.command(ctx, e.args(extra...)...)
+	})
+	checkItemMetrics(t, res, m)
+	th := e.sim.Throttled()
+	if th == 0 {
+		t.Errorf("the emulator never throttled: the test does not exercise the throttling counter")
+	}
+	if got := m.sum("bascule_source_throttled_total", map[string]string{"source": "graph", "reason": "429"}); got != float64(th) {
+		t.Errorf("bascule_source_throttled_total{reason=429} = %v, the emulator sent %d", got, th)
+	}
+	if got := m.sum("bascule_source_requests_total", nil); got <= 0 {
+		t.Errorf("bascule_source_requests_total = %v", got)
+	}
+	t.Logf("written %d, bytes %d, 429s %d", res.Totals.Written, res.Totals.Bytes, th)
+}
+
+// TestMetricsEWS: the same over EWS (sim/ews) with a request budget that answers
+// ErrorServerBusy: the throttling counters equal the emulator's count of refusals.
+func TestMetricsEWS(t *testing.T) {
+	e := newEWSEnv(t, tenant.Config{Seed: 73, Users: 2, Messages: 150, MaxAttachment: 32 << 10},
+		simews.Options{Throttle: simews.Throttle{Requests: 40, Window: 2 * time.Second}})
+	res, m := runWithMetrics(t, func(ctx context.Context, extra ...string) *exec.Cmd {
+		return e.command(ctx, e.args(extra...)...)
+	})
+	checkItemMetrics(t, res, m)
+	th := e.ews.Throttled()
+	if th == 0 {
+		t.Errorf("the emulator never throttled: the test does not exercise the throttling counter")
+	}
+	got := m.sum("bascule_source_throttled_total", map[string]string{"source": "ews", "reason": "server_busy"}) +
+		m.sum("bascule_source_throttled_total", map[string]string{"source": "ews", "reason": "connection_count"})
+	if got != float64(th) {
+		t.Errorf("bascule_source_throttled_total{source=ews} = %v, the emulator refused %d", got, th)
+	}
+	t.Logf("written %d, bytes %d, ServerBusy/connection-count refusals %d", res.Totals.Written, res.Totals.Bytes, th)
+}
+
+// metricsResult is the part of a --output json result the metrics tests compare.
+type metricsResult struct {
+	Verdict   string `json:"verdict"`
+	Mailboxes []any  `json:"mailboxes"`
+	Totals    struct {
+		Written, Recovered, Updated, Deleted, Skipped, Failed, Bytes int64
+	} `json:"totals"`
+}
+
+// runWithMetrics runs the command start makes (with the extra flags it is given) serving
+// --metrics-addr, scrapes it during the run (some scrape must show a running mailbox's
+// progress) and once the result is printed (the process lingers), then stops it.
+func runWithMetrics(t *testing.T, start func(ctx context.Context, extra ...string) *exec.Cmd) (metricsResult, scraped) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -215,7 +268,7 @@ func TestMetrics(t *testing.T) {
 	ln.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := e.command(ctx, e.args("--metrics-addr", addr, "--metrics-linger", "5m", "--output", "json")...)
+	cmd := start(ctx, "--metrics-addr", addr, "--metrics-linger", "5m", "--output", "json")
 	var out, errb syncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Start(); err != nil {
@@ -227,8 +280,6 @@ func TestMetrics(t *testing.T) {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		<-done
 	}()
-
-	// During the run: the running mailboxes' progress is there.
 	sawProgress := false
 	for !json.Valid(out.Bytes()) || out.Len() == 0 {
 		select {
@@ -243,23 +294,23 @@ func TestMetrics(t *testing.T) {
 	if !sawProgress {
 		t.Errorf("no scrape during the run showed a running mailbox's progress")
 	}
-	var res struct {
-		Verdict   string `json:"verdict"`
-		Mailboxes []any  `json:"mailboxes"`
-		Totals    struct {
-			Written, Recovered, Updated, Deleted, Skipped, Failed, Bytes int64
-		} `json:"totals"`
-	}
+	var res metricsResult
 	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
 		t.Fatalf("result: %v\n%s", err, out.String())
 	}
 	if res.Verdict != "ok" || res.Totals.Written == 0 {
-		t.Fatalf("run verdict %s, written %d", res.Verdict, res.Totals.Written)
+		t.Fatalf("run verdict %s, written %d\n%s", res.Verdict, res.Totals.Written, tail(errb.String(), 3000))
 	}
 	m, err := scrape(addr)
 	if err != nil {
 		t.Fatalf("scrape after the run: %v", err)
 	}
+	return res, m
+}
+
+// checkItemMetrics compares the item, byte and mailbox counters with the run's result.
+func checkItemMetrics(t *testing.T, res metricsResult, m scraped) {
+	t.Helper()
 	for outcome, want := range map[string]int64{"written": res.Totals.Written, "recovered": res.Totals.Recovered,
 		"updated": res.Totals.Updated, "deleted": res.Totals.Deleted, "skipped": res.Totals.Skipped, "failed": res.Totals.Failed} {
 		if got := m.sum("bascule_items_total", map[string]string{"outcome": outcome}); got != float64(want) {
@@ -278,17 +329,6 @@ func TestMetrics(t *testing.T) {
 	if got := m.sum("bascule_mailboxes_running", nil); got != 0 {
 		t.Errorf("bascule_mailboxes_running = %v after the run", got)
 	}
-	th := e.sim.Throttled()
-	if th == 0 {
-		t.Errorf("the emulator never throttled: the test does not exercise the throttling counter")
-	}
-	if got := m.sum("bascule_source_throttled_total", map[string]string{"source": "graph", "reason": "429"}); got != float64(th) {
-		t.Errorf("bascule_source_throttled_total{reason=429} = %v, the emulator sent %d", got, th)
-	}
-	if got := m.sum("bascule_source_requests_total", nil); got <= 0 {
-		t.Errorf("bascule_source_requests_total = %v", got)
-	}
-	t.Logf("written %d, bytes %d, 429s %d", res.Totals.Written, res.Totals.Bytes, th)
 }
 
 // syncBuffer is a bytes.Buffer safe to read while a process writes it.
