@@ -156,16 +156,22 @@ var kindOrder = []string{"mail", "calendar", "contacts", "tasks"}
 type runBuilder struct {
 	rep   RunReport
 	kinds map[string]*KindTotals
-	done  []doneAt // times and sizes of items done, for the throughput
+	// done sums the items done per 100 ms slot (the finest throughput bucket), so memory
+	// grows with the span of the migration, not with its number of items.
+	done map[int64]*doneAt
 }
 
+// doneAt is n items of size bytes in all, done in the 100 ms from t.
 type doneAt struct {
 	t    time.Time
 	size int64
+	n    int64
 }
 
+const slot = 100 * time.Millisecond
+
 func newRunBuilder(runs []state.Run, generated time.Time) *runBuilder {
-	b := &runBuilder{kinds: map[string]*KindTotals{}}
+	b := &runBuilder{kinds: map[string]*KindTotals{}, done: map[int64]*doneAt{}}
 	b.rep = RunReport{Schema: RunSchema, Generated: generated.UTC(), Runs: []RunInfo{}, Mailboxes: []RunMailbox{},
 		Failures: []RunFailure{}, Throughput: []RunSeries{}, Sizes: newSizeBuckets(sizeBounds)}
 	b.rep.Totals.MailboxStatus = map[string]int{}
@@ -210,7 +216,14 @@ func (b *runBuilder) add(m state.Mailbox, folders []state.Folder, items []state.
 				if u.After(rm.Last) {
 					rm.Last = u
 				}
-				b.done = append(b.done, doneAt{u, it.Size})
+				k := u.Truncate(slot).UnixNano()
+				d := b.done[k]
+				if d == nil {
+					d = &doneAt{t: u.Truncate(slot)}
+					b.done[k] = d
+				}
+				d.n++
+				d.size += it.Size
 			}
 			for i := range b.rep.Sizes {
 				s := &b.rep.Sizes[i]
@@ -286,7 +299,7 @@ func series(runID int64, pts []doneAt) RunSeries {
 	}
 	for _, p := range pts {
 		i := int(p.t.Sub(start) / w)
-		s.Points[i].Items++
+		s.Points[i].Items += p.n
 		s.Points[i].Bytes += p.size
 	}
 	return s
@@ -321,6 +334,7 @@ func (b *runBuilder) finish() *RunReport {
 		return !t.Before(r.Started.Add(-slack)) && !t.After(end.Add(slack))
 	}
 	for _, d := range b.done {
+		d := *d
 		var id int64
 		for _, slack := range []time.Duration{0, time.Second} {
 			for _, r := range b.rep.Runs { // newest first

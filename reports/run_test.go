@@ -143,7 +143,7 @@ func TestThroughputBuckets(t *testing.T) {
 	for _, span := range []time.Duration{0, 30 * time.Second, 10 * time.Minute, 5 * time.Hour, 3 * 24 * time.Hour, 400 * 24 * time.Hour} {
 		var pts []doneAt
 		for i := 0; i <= 1000; i++ {
-			pts = append(pts, doneAt{t0.Add(span * time.Duration(i) / 1000), 10})
+			pts = append(pts, doneAt{t0.Add(span * time.Duration(i) / 1000), 10, 1})
 		}
 		s := series(1, pts)
 		if len(s.Points) > maxBuckets+1 {
