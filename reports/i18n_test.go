@@ -98,6 +98,10 @@ func TestFrenchTypography(t *testing.T) {
 				if i+1 < len(r) && r[i+1] != '\u00a0' && r[i+1] != '\u202f' {
 					t.Errorf("fr %q: « without a no-break space after it", k)
 				}
+			case '»':
+				if i == 0 || r[i-1] != '\u00a0' && r[i-1] != '\u202f' {
+					t.Errorf("fr %q: » without a no-break space before it", k)
+				}
 			}
 		}
 	}
