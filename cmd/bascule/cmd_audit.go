@@ -250,6 +250,9 @@ func writeAuditDir(dir, lang string, rep *audit.Report) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--report-dir: %w", err)
 	}
+	if len(res.MissingKeys) > 0 {
+		return res.Files, fmt.Errorf("--report-dir: the %s catalogue lacks %s (a bug: please report it)", lang, strings.Join(res.MissingKeys, ", "))
+	}
 	return res.Files, nil
 }
 

@@ -33,7 +33,7 @@ func TestAuditCommand(t *testing.T) {
 
 	// Over the target's limit: a blocking finding, exit 3; JSON on stdout, audit.json written.
 	reports := filepath.Join(dir, "audit")
-	code, out := run(t, append(base, "--output", "json", "--target-max-message-size", "15000000", "--report-dir", reports)...)
+	code, out := run(t, append(base, "--output", "json", "--target-max-message-size", "15000000", "--report-dir", reports, "--lang", "fr")...)
 	if code != exitDryRunBlock {
 		t.Fatalf("exit %d, want %d (blocking finding); output:\n%s", code, exitDryRunBlock, out)
 	}
