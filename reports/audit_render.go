@@ -360,7 +360,7 @@ func auditFinding(l *Localizer, rep *audit.Report, byAddr map[string]*audit.Mail
 
 func graphCaption(l *Localizer) func(comps, drawn, left int) string {
 	return func(comps, drawn, left int) string {
-		s := l.T("graph.caption", l.Int(int64(comps)), l.Int(int64(drawn)))
+		s := l.Tn("graph.caption", int64(comps), l.Int(int64(drawn)))
 		if left > 0 {
 			s += " " + l.T("graph.left_out", l.Int(int64(left)))
 		}

@@ -64,7 +64,7 @@ func planDocument(l *Localizer, p *waves.Plan, o Options) *document {
 
 	// Schedule.
 	ss := section{ID: "schedule", Title: l.T("plan.schedule.title")}
-	ss.Intro = l.T("plan.schedule.intro", l.Int(int64(p.Options.Workers)), l.Int(int64(p.Options.MailboxParallel)), windowText)
+	ss.Intro = l.Tn("plan.schedule.intro", int64(p.Options.Workers), l.Int(int64(p.Options.MailboxParallel)), windowText)
 	if p.Options.EverySeconds > 0 {
 		ss.Notes = append(ss.Notes, l.T("plan.schedule.every", l.Duration(secs(p.Options.EverySeconds))))
 	}
