@@ -211,29 +211,46 @@ func TestIMAPSourceCopy(t *testing.T) {
 	e.same()
 }
 
-// TestIMAPSourceKillResume kills the binary with SIGKILL at random moments, reruns, and
-// checks that the target ends with exactly the source's messages, none twice.
+// TestIMAPSourceKillResume kills the binary with SIGKILL at random points of its progress
+// (counted in message files on the target), reruns, and checks that the target ends with
+// exactly the source's messages, none twice.
 func TestIMAPSourceKillResume(t *testing.T) {
-	e := newIMAPEnv(t, 400, 400<<10)
+	const perUser = 500
+	e := newIMAPEnv(t, perUser, 400<<10)
+	total := perUser * len(e.users)
 	rng := rand.New(rand.NewPCG(7, 7))
 	kills := 0
 	for i := 0; i < 8; i++ {
+		have := maildirFiles(e.dst.Dir)
+		if have >= total {
+			break
+		}
+		threshold := have + 1 + rng.IntN(max(1, (total-have)/4))
 		ctx, cancel := context.WithCancel(context.Background())
-		cmd := (&runner{env: &env{t: t}, ctx: ctx}).env.command(ctx, e.args()...)
+		cmd := (&env{t: t}).command(ctx, e.args()...)
 		cmd.Env = append(cmd.Env, "BASCULE_IMAP_SOURCE_PASSWORD="+e.src.MasterPass, "BASCULE_IMAP_ADMIN_PASSWORD="+e.dst.MasterPass)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
-		select {
-		case <-time.After(time.Duration(100+rng.IntN(900)) * time.Millisecond):
-			_ = cmd.Process.Signal(syscall.SIGKILL)
-			<-done
-			kills++
-		case <-done:
-			t.Logf("run %d finished before its kill point", i)
+		tick := time.NewTicker(2 * time.Millisecond)
+	wait:
+		for {
+			select {
+			case <-tick.C:
+				if maildirFiles(e.dst.Dir) >= threshold {
+					_ = cmd.Process.Signal(syscall.SIGKILL)
+					<-done
+					kills++
+					break wait
+				}
+			case <-done:
+				t.Logf("run %d finished before its kill point", i)
+				break wait
+			}
 		}
+		tick.Stop()
 		cancel()
 	}
 	if kills < 3 {
@@ -242,6 +259,20 @@ func TestIMAPSourceKillResume(t *testing.T) {
 	t.Logf("%d kill -9 points", kills)
 	e.migrate()
 	e.same()
+}
+
+// maildirFiles counts the message files of a Dovecot (its Maildirs' cur and new).
+func maildirFiles(dir string) int {
+	n := 0
+	filepath.WalkDir(filepath.Join(dir, "mail"), func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if p := filepath.Base(filepath.Dir(path)); p == "cur" || p == "new" {
+				n++
+			}
+		}
+		return nil
+	})
+	return n
 }
 
 // TestIMAPSourceDelta: after a first copy the source changes (new messages, flags set and
