@@ -4,14 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/bascule-migrate/bascule/planner/audit"
 	"github.com/bascule-migrate/bascule/planner/verify"
 	"github.com/bascule-migrate/bascule/planner/waves"
+	"github.com/bascule-migrate/bascule/reports"
 	"github.com/bascule-migrate/bascule/state"
 	"github.com/bascule-migrate/bascule/state/sqlite"
 )
@@ -100,5 +103,50 @@ func TestReportCommand(t *testing.T) {
 		if code != exitConfig || !strings.Contains(text, c.want) {
 			t.Errorf("%v: exit %d, %q; want exit %d and %q", c.args, code, text, exitConfig, c.want)
 		}
+	}
+}
+
+// TestReportAfterDemo writes the run report of a real migration (the demo: Graph emulator →
+// IMAP server, then a delta pass) and checks it against what the demo verified on the target.
+func TestReportAfterDemo(t *testing.T) {
+	code, text := run(t, "demo", "--keep", "--users", "2", "--messages", "60", "--no-progress")
+	if code != 0 {
+		t.Fatalf("demo: exit %d: %s", code, text)
+	}
+	m := regexp.MustCompile(`State file kept at (\S+) `).FindStringSubmatch(text)
+	// The demo verifies the target after the first pass and after the delta: the last count.
+	vs := regexp.MustCompile(`verified: (\d+) messages on the target`).FindAllStringSubmatch(text, -1)
+	if m == nil || len(vs) == 0 {
+		t.Fatalf("demo output without its state file or verified count:\n%s", text)
+	}
+	defer os.RemoveAll(filepath.Dir(m[1]))
+	dir := t.TempDir()
+	code, text = run(t, "report", "--kind", "run", "--state", m[1], "--dir", dir, "--lang", "fr")
+	if code != 0 {
+		t.Fatalf("report: exit %d: %s", code, text)
+	}
+	var rep reports.RunReport
+	b, err := os.ReadFile(filepath.Join(dir, "run.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	var mail int64
+	for _, k := range rep.Kinds {
+		if k.Kind == "mail" {
+			mail = k.Done
+		}
+	}
+	if v := vs[len(vs)-1][1]; fmt.Sprint(mail) != v {
+		t.Errorf("run report: %d messages done, the demo verified %s on the target", mail, v)
+	}
+	if len(rep.Runs) < 2 || rep.Totals.Failed != 0 || rep.Totals.Mailboxes == 0 || len(rep.Throughput) == 0 {
+		t.Errorf("run report: %d runs, %d failed, %d mailboxes, %d throughput series", len(rep.Runs), rep.Totals.Failed, rep.Totals.Mailboxes, len(rep.Throughput))
+	}
+	page, _ := os.ReadFile(filepath.Join(dir, "run.html"))
+	if !strings.Contains(string(page), "Toutes les boîtes aux lettres sont terminées, sans aucun échec.") {
+		t.Error("run.html does not give the all-done verdict")
 	}
 }
