@@ -159,6 +159,9 @@ poll:
 			if l.Worker == "w1" || l.Attempts <= o.Attempts || l.Token <= o.Token {
 				t.Errorf("the killed worker's mailbox %s: last worker %s after %d attempts; want taken over by w2 or w3", l.Address, l.Worker, l.Attempts)
 			}
+		} else if l.Attempts != 1 {
+			// The live workers' heartbeats kept their leases: nothing else changed hands.
+			t.Errorf("mailbox %s was leased %d times (last by %s); only w1's should have been taken over", l.Address, l.Attempts, l.Worker)
 		}
 	}
 	t.Logf("mailboxes finished by worker: %v; the fleet took %v", byWorker, time.Since(began).Round(time.Millisecond))
