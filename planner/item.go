@@ -108,7 +108,7 @@ func (m *mailboxRun) doWrite(ctx context.Context, j job) {
 			return err
 		}
 		defer rc.Close()
-		b, err := spool(rc, o.SpoolDir, o.MemoryItemLimit)
+		b, err := spoolSized(rc, o.SpoolDir, o.MemoryItemLimit, msg.Size)
 		if err != nil {
 			if errors.Is(err, model.ErrFatal) {
 				return err

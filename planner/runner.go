@@ -79,13 +79,16 @@ type Options struct {
 	MaxMessageSize int64
 
 	SpoolDir        string // temporary files for large bodies, default os.TempDir()
-	MemoryItemLimit int64  // bodies up to this size stay in memory, default 1 MiB
+	MemoryItemLimit int64  // bodies up to this size stay in memory, default 1 MiB (less with much parallelism)
 	MaxAttempts     int    // attempts per item within one run for retryable errors, default 5
 
 	Command  string // recorded in the run journal
 	Progress Progress
 	Logger   *slog.Logger
 }
+
+// memorySpoolBudget bounds the message bodies a run holds in memory at once by default.
+const memorySpoolBudget = 32 << 20
 
 // Progress receives what a run does, for progress bars or logs. Implementations are called
 // from many goroutines.
@@ -198,7 +201,9 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		o.Deletes = DeletesKeep
 	}
 	if o.MemoryItemLimit <= 0 {
-		o.MemoryItemLimit = 1 << 20
+		// Bodies in memory are bounded by memorySpoolBudget over every item in flight, so
+		// that more parallelism never means more memory (1 MiB each at most, 64 KiB at least).
+		o.MemoryItemLimit = min(1<<20, max(64<<10, memorySpoolBudget/int64(o.MailboxParallel*o.ItemParallel)))
 	}
 	if o.MaxAttempts <= 0 {
 		o.MaxAttempts = 5

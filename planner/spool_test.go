@@ -66,8 +66,10 @@ func TestSpoolReportsTruncation(t *testing.T) {
 func BenchmarkSpool(b *testing.B) {
 	data := bytes.Repeat([]byte("0123456789abcdef"), 64<<10) // 1 MiB
 	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	dir := b.TempDir()
 	for range b.N {
-		s, err := spool(bytes.NewReader(data), b.TempDir(), 1<<20)
+		s, err := spool(bytes.NewReader(data), dir, 1<<20)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -84,6 +86,78 @@ func TestSpoolDetectsBinary(t *testing.T) {
 			}
 			if s.binary != want {
 				t.Errorf("spool(%q, limit %d).binary = %v, want %v", in, limit, s.binary, want)
+			}
+			s.Close()
+		}
+	}
+}
+
+// mailLike is a realistic message body: CRLF lines of 76 characters (base64 attachments).
+func mailLike(n int) []byte {
+	line := []byte("QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0\r\n")
+	return bytes.Repeat(line, n/len(line)+1)[:n]
+}
+
+func BenchmarkBinaryDetector(b *testing.B) {
+	data := mailLike(1 << 20)
+	b.SetBytes(int64(len(data)))
+	for range b.N {
+		var d binaryDetector
+		for i := 0; i < len(data); i += 32 << 10 {
+			d.Write(data[i:min(i+32<<10, len(data))])
+		}
+		if d.done() {
+			b.Fatal("CRLF text seen as binary")
+		}
+	}
+}
+
+func BenchmarkSpoolSmall(b *testing.B) {
+	data := mailLike(20 << 10)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	dir := b.TempDir()
+	for range b.N {
+		s, err := spool(bytes.NewReader(data), dir, 1<<20)
+		if err != nil {
+			b.Fatal(err)
+		}
+		s.Close()
+	}
+}
+
+func BenchmarkSpoolSmallSized(b *testing.B) {
+	data := mailLike(20 << 10)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	dir := b.TempDir()
+	for range b.N {
+		s, err := spoolSized(bytes.NewReader(data), dir, 1<<20, int64(len(data)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		s.Close()
+	}
+}
+
+// TestSpoolSized: whatever the announced size (right, too small, too large, unknown), the
+// spool holds exactly the bytes read, in memory up to the limit and on disk beyond.
+func TestSpoolSized(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []int{0, 1, 1000, 1024, 1025, 5000} {
+		data := mailLike(n)
+		sum := sha256.Sum256(data)
+		for _, hint := range []int64{0, int64(n), int64(n) / 2, int64(n)*2 + 1, 1 << 30} {
+			s, err := spoolSized(bytes.NewReader(data), dir, 1<<10, hint)
+			if err != nil {
+				t.Fatalf("spoolSized(%d, hint %d) = %v", n, hint, err)
+			}
+			got, _ := io.ReadAll(s.Reader())
+			if !bytes.Equal(got, data) || s.size != int64(n) || s.sha != hex.EncodeToString(sum[:]) {
+				t.Errorf("spoolSized(%d, hint %d): %d bytes back, size %d", n, hint, len(got), s.size)
+			}
+			if wantDisk := n > 1<<10 || hint > 1<<10; (s.file != nil) != wantDisk {
+				t.Errorf("spoolSized(%d, hint %d): on disk = %v, want %v", n, hint, s.file != nil, wantDisk)
 			}
 			s.Close()
 		}
