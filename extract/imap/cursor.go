@@ -181,11 +181,6 @@ func (b *cursorBuilder) add(uid uint32, digest string) {
 	b.m[uid] = int(k)
 }
 
-func (b *cursorBuilder) has(uid uint32) bool {
-	_, ok := b.m[uid]
-	return ok
-}
-
 func (b *cursorBuilder) cursor() *cursor {
 	c := b.c
 	c.uids = make([]uint32, 0, len(b.m))
