@@ -26,7 +26,9 @@ import (
 //   - FolderStats: 1 + the number of mail folders that have children (mailFolders and
 //     childFolders, $top=250, each folder's PR_MESSAGE_SIZE_EXTENDED 'Long 0x0E08' expanded),
 //     plus the collection listing (Collections: calendars 1, contact folders 1 + one per
-//     contact folder, To Do lists 1), plus 1 per collection ($count=true&$top=1).
+//     contact folder, To Do lists 1), plus 1 per calendar and contact folder
+//     ($count=true&$top=1) and ⌈T/1000⌉ per To Do list of T tasks (ids listed: To Do
+//     documents no $count).
 //   - LargeItems: at most largePages pages of /messages filtered on PidTagMessageSize
 //     ('Integer 0x0E08') greater than the threshold, $top=largePageSize, $count=true.
 //   - SeriesStats: ceil(series/100) per calendar (events?$filter=type eq 'seriesMaster'
@@ -294,7 +296,8 @@ func (s *Source) FolderStats(ctx context.Context, mbx model.Mailbox) ([]extract.
 	return out, nil
 }
 
-// countCollection asks the item count of one collection ($count=true&$top=1).
+// countCollection asks the item count of one collection ($count=true&$top=1), or counts its
+// ids when the answer has no @odata.count (and for To Do lists, which document none).
 func (s *Source) countCollection(ctx context.Context, mbx model.Mailbox, c model.Collection) (int64, error) {
 	var link, perm string
 	switch c.Kind {
@@ -305,17 +308,34 @@ func (s *Source) countCollection(ctx context.Context, mbx model.Mailbox, c model
 	default:
 		link, perm = s.rawURL("users", mbx.ID, "todo", "lists", c.ID, "tasks"), permTasks
 	}
-	var p struct {
-		Count *int64 `json:"@odata.count"`
+	what := "counting " + string(c.Kind) + " " + c.Name + " of " + mbx.Address
+	if c.Kind != model.KindTasks { // To Do documents no $count: its ids are counted below
+		var p struct {
+			Count *int64 `json:"@odata.count"`
+		}
+		if err := s.getJSON(ctx, link+"?"+odataQuery("$count", "true", "$top", "1", "$select", "id"), what, perm, &p); err != nil {
+			return 0, err
+		}
+		if p.Count != nil {
+			return *p.Count, nil
+		}
 	}
-	if err := s.getJSON(ctx, link+"?"+odataQuery("$count", "true", "$top", "1", "$select", "id"),
-		"counting "+string(c.Kind)+" "+c.Name+" of "+mbx.Address, perm, &p); err != nil {
-		return 0, err
+	// No @odata.count: count the ids, a page of up to 1,000 at a time.
+	var n int64
+	for next := link + "?" + odataQuery("$select", "id", "$top", "1000"); next != ""; {
+		var page struct {
+			Value []struct {
+				ID string `json:"id"`
+			} `json:"value"`
+			Next string `json:"@odata.nextLink"`
+		}
+		if err := s.getJSON(ctx, next, what, perm, &page); err != nil {
+			return 0, err
+		}
+		n += int64(len(page.Value))
+		next = page.Next
 	}
-	if p.Count == nil {
-		return c.TotalItems, nil
-	}
-	return *p.Count, nil
+	return n, nil
 }
 
 // LargeItems lists the messages whose PidTagMessageSize is over minSize: at most largePages

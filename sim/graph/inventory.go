@@ -19,8 +19,8 @@ import (
 //   - folder statistics: mailFolders / childFolders with
 //     $expand=singleValueExtendedProperties($filter=id eq 'Long 0x0E08') give each folder's
 //     PR_MESSAGE_SIZE_EXTENDED (the sum of its messages' sizes) as a string value;
-//   - counts: $count=true on …/events, …/contacts and todo/lists/{id}/tasks adds
-//     "@odata.count" (the whole collection) to the first page;
+//   - counts: $count=true on …/events and …/contacts adds "@odata.count" (the whole
+//     collection) to the first page (To Do tasks document no $count: ignored there);
 //   - recurring series: …/events?$filter=type eq 'seriesMaster' lists the series masters
 //     only (with $expand=exceptionOccurrences as every event request);
 //   - large messages: /messages?$filter=singleValueExtendedProperties/any(ep: ep/id eq
@@ -185,20 +185,6 @@ func (s *Server) serveInventory(w http.ResponseWriter, r *http.Request, q params
 		list := s.ten.Contacts(u.ID, f.ID)
 		s.countedPage(w, r, q, "users('"+u.ID+"')/contactFolders('"+f.ID+"')/contacts", len(list), counted, func(i int) map[string]any {
 			return map[string]any{"id": list[i].ID, "displayName": list[i].DisplayName}
-		})
-		return true
-	case "todo.tasks":
-		if !counted {
-			return false
-		}
-		l, err := s.ten.TaskList(u.ID, rt.coll)
-		if err != nil {
-			s.notFound(w, r)
-			return true
-		}
-		list := s.ten.Tasks(u.ID, l.ID)
-		s.countedPage(w, r, q, "users('"+u.ID+"')/todo/lists('"+l.ID+"')/tasks", len(list), counted, func(i int) map[string]any {
-			return map[string]any{"id": list[i].ID, "title": list[i].Title}
 		})
 		return true
 	}
