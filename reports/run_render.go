@@ -42,10 +42,10 @@ func perMinute(n int64, sec float64) float64 {
 	return float64(n) * 60 / sec
 }
 
-// shortTime formats an axis tick: the time of day when the span is under two days, else the
-// date.
-func (l *Localizer) axisTime(span time.Duration) func(time.Time) string {
-	return func(t time.Time) string {
+// axisTime is a time axis in the localizer's zone whose ticks show the time of day when the
+// span is under a day and a half, else the date.
+func (l *Localizer) axisTime(span time.Duration) TimeAxis {
+	return TimeAxis{Loc: l.loc, Format: func(t time.Time) string {
 		t = t.In(l.loc)
 		if span < 36*time.Hour {
 			if span < 10*time.Second {
@@ -56,8 +56,12 @@ func (l *Localizer) axisTime(span time.Duration) func(time.Time) string {
 			}
 			return t.Format("15:04")
 		}
-		return l.T("fmt.daymonth", fmt.Sprint(t.Day()), l.msg("month.short."+fmt.Sprint(int(t.Month()))))
-	}
+		day := l.T("fmt.daymonth", fmt.Sprint(t.Day()), l.msg("month.short."+fmt.Sprint(int(t.Month()))))
+		if t.Hour() != 0 || t.Minute() != 0 {
+			day += " " + t.Format("15:04")
+		}
+		return day
+	}}
 }
 
 func sizeLabel(l *Localizer, b SizeBucket) string {

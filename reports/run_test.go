@@ -158,3 +158,35 @@ func TestThroughputBuckets(t *testing.T) {
 		}
 	}
 }
+
+// TestTimeTicks: ticks are round times inside the span, 2 to 7 of them, days at local
+// midnight across a DST change.
+func TestTimeTicks(t *testing.T) {
+	paris, err := time.LoadLocation("Europe/Paris")
+	if err != nil {
+		t.Skip("no tzdata:", err)
+	}
+	t0 := time.Date(2026, 10, 20, 19, 7, 13, 0, time.UTC)
+	for _, span := range []time.Duration{3 * time.Second, 50 * time.Second, 17 * time.Minute, 5 * time.Hour, 40 * time.Hour, 12 * 24 * time.Hour, 90 * 24 * time.Hour} {
+		ticks := timeTicks(t0, t0.Add(span), paris)
+		if len(ticks) < 2 || len(ticks) > 7 {
+			t.Errorf("span %v: %d ticks %v", span, len(ticks), ticks)
+		}
+		for _, tk := range ticks {
+			if tk.Before(t0) || tk.After(t0.Add(span)) {
+				t.Errorf("span %v: tick %v outside", span, tk)
+			}
+			l := tk.In(paris)
+			switch {
+			case span >= 10*24*time.Hour:
+				if l.Hour() != 0 || l.Minute() != 0 {
+					t.Errorf("span %v: tick %v is not at midnight in Paris", span, l)
+				}
+			case span >= time.Hour:
+				if l.Minute() != 0 && l.Minute()%5 != 0 {
+					t.Errorf("span %v: tick %v is not round", span, l)
+				}
+			}
+		}
+	}
+}

@@ -215,6 +215,78 @@ func Histogram(id, title, empty string, bins []Bar, num func(float64, int) strin
 	return svgClose(&b, "")
 }
 
+// TimeAxis labels a time axis: Format writes a tick's label; ticks fall on round times
+// (every 5 minutes, every hour, every midnight …) in Loc (nil = UTC).
+type TimeAxis struct {
+	Format func(time.Time) string
+	Loc    *time.Location
+}
+
+// tickSteps are the spacings of time ticks, smallest first.
+var tickSteps = []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 500 * time.Millisecond,
+	time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second, 15 * time.Second, 30 * time.Second,
+	time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute, 15 * time.Minute, 30 * time.Minute,
+	time.Hour, 2 * time.Hour, 3 * time.Hour, 6 * time.Hour, 12 * time.Hour,
+	24 * time.Hour, 2 * 24 * time.Hour, 7 * 24 * time.Hour, 14 * 24 * time.Hour, 28 * 24 * time.Hour}
+
+// timeTicks returns 2 to 7 round times within [t0, t1], aligned in loc (days at midnight).
+func timeTicks(t0, t1 time.Time, loc *time.Location) []time.Time {
+	if loc == nil {
+		loc = time.UTC
+	}
+	span := t1.Sub(t0)
+	if span <= 0 {
+		return []time.Time{t0}
+	}
+	var step time.Duration
+	for _, s := range tickSteps {
+		if span/s <= 6 {
+			step = s
+			break
+		}
+	}
+	if step == 0 { // more than half a year: evenly spaced
+		var out []time.Time
+		for i := 0; i <= 4; i++ {
+			out = append(out, t0.Add(span/4*time.Duration(i)))
+		}
+		return out
+	}
+	var first time.Time
+	if step >= 24*time.Hour {
+		l := t0.In(loc)
+		first = time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, loc)
+	} else {
+		_, off := t0.In(loc).Zone()
+		shift := time.Duration(off) * time.Second
+		first = t0.Add(shift).Truncate(step).Add(-shift)
+	}
+	days := int(step / (24 * time.Hour))
+	var out []time.Time
+	for t := first; !t.After(t1) && len(out) < 20; {
+		if !t.Before(t0) {
+			out = append(out, t)
+		}
+		if days > 0 {
+			t = t.AddDate(0, 0, days) // whole days, across DST changes
+		} else {
+			t = t.Add(step)
+		}
+	}
+	return out
+}
+
+// tickAnchor keeps a tick label inside the chart near its edges.
+func tickAnchor(x float64, left, right int) string {
+	switch {
+	case x < float64(left)+30:
+		return "start"
+	case x > float64(right)-30:
+		return "end"
+	}
+	return "middle"
+}
+
 // Point is one sample of a time series.
 type Point struct {
 	T time.Time
@@ -222,7 +294,8 @@ type Point struct {
 }
 
 // LineChart draws one time series as a line over a light area, with time and value axes.
-func LineChart(id, title, empty string, pts []Point, color string, num func(float64, int) string, tFmt func(time.Time) string) template.HTML {
+func LineChart(id, title, empty string, pts []Point, color string, num func(float64, int) string, axis TimeAxis) template.HTML {
+	tFmt := axis.Format
 	if len(pts) == 0 {
 		return noData(id, title, empty)
 	}
@@ -250,16 +323,8 @@ func LineChart(id, title, empty string, pts []Point, color string, num func(floa
 		fmt.Fprintf(&b, `<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="%s"/>`, left, y(v), chartW-right, y(v), gridCol)
 		fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end" class="tick">%s</text>`, left-6, y(v)+4, esc(yFmt(v)))
 	}
-	const ticks = 4
-	for i := 0; i <= ticks; i++ {
-		t := t0.Add(time.Duration(float64(t1.Sub(t0)) * float64(i) / ticks))
-		anchor := "middle"
-		switch i {
-		case 0:
-			anchor = "start"
-		case ticks:
-			anchor = "end"
-		}
+	for _, t := range timeTicks(t0, t1, axis.Loc) {
+		anchor := tickAnchor(x(t), left, chartW-right)
 		fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="%s"/>`, x(t), h-bottom, x(t), h-bottom+5, axisCol)
 		fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="%s" class="tick">%s</text>`, x(t), h-bottom+20, anchor, esc(tFmt(t)))
 	}
@@ -295,7 +360,8 @@ type GanttRow struct {
 }
 
 // Gantt draws one horizontal bar per row over a shared time axis.
-func Gantt(id, title, empty string, rows []GanttRow, tFmt func(time.Time) string) template.HTML {
+func Gantt(id, title, empty string, rows []GanttRow, axis TimeAxis) template.HTML {
+	tFmt := axis.Format
 	if len(rows) == 0 {
 		return noData(id, title, empty)
 	}
@@ -320,16 +386,8 @@ func Gantt(id, title, empty string, rows []GanttRow, tFmt func(time.Time) string
 	}
 	plotW := float64(chartW - left - right)
 	x := func(t time.Time) float64 { return float64(left) + plotW*float64(t.Sub(t0))/float64(t1.Sub(t0)) }
-	const ticks = 4
-	for i := 0; i <= ticks; i++ {
-		t := t0.Add(time.Duration(float64(t1.Sub(t0)) * float64(i) / ticks))
-		anchor := "middle"
-		switch i {
-		case 0:
-			anchor = "start"
-		case ticks:
-			anchor = "end"
-		}
+	for _, t := range timeTicks(t0, t1, axis.Loc) {
+		anchor := tickAnchor(x(t), left, chartW-right)
 		fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="%s"/>`, x(t), top, x(t), h-bottom+5, gridCol)
 		fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="%s" class="tick">%s</text>`, x(t), h-bottom+20, anchor, esc(tFmt(t)))
 	}
