@@ -395,15 +395,27 @@ func (s *Source) LargeItems(ctx context.Context, mbx model.Mailbox, minSize int6
 	return res, nil
 }
 
-// SeriesStats counts the series masters of a calendar and their exceptions.
+// SeriesStats counts the series masters of a calendar and their exceptions: the masters
+// alone ($filter=type eq 'seriesMaster'), or, if Graph refuses that filter, every event's
+// type (100 per page).
 func (s *Source) SeriesStats(ctx context.Context, mbx model.Mailbox, cal extract.FolderStat) (series, exceptions int64, err error) {
+	base := s.rawURL("users", mbx.ID, "calendars", cal.ID, "events") + "?"
+	series, exceptions, err = s.countSeries(ctx, mbx, base+odataQuery(
+		"$filter", "type eq 'seriesMaster'", "$select", "id,type", "$expand", "exceptionOccurrences($select=id)", "$top", "100"))
+	if err != nil && errors.Is(err, model.ErrPermanent) && !errors.Is(err, model.ErrNotFound) {
+		s.log.Warn("graph: events filtered by type refused; counting series over every event", "mailbox", mbx.Address, "err", err)
+		return s.countSeries(ctx, mbx, base+odataQuery("$select", "id,type", "$expand", "exceptionOccurrences($select=id)", "$top", "100"))
+	}
+	return series, exceptions, err
+}
+
+func (s *Source) countSeries(ctx context.Context, mbx model.Mailbox, link string) (series, exceptions int64, err error) {
 	what := "counting recurring series of " + mbx.Address
-	link := s.rawURL("users", mbx.ID, "calendars", cal.ID, "events") + "?" + odataQuery(
-		"$filter", "type eq 'seriesMaster'", "$select", "id,type", "$expand", "exceptionOccurrences($select=id)", "$top", "100")
 	for link != "" {
 		var p struct {
 			Value []struct {
 				ID         string `json:"id"`
+				Type       string `json:"type"`
 				Exceptions []struct {
 					ID string `json:"id"`
 				} `json:"exceptionOccurrences"`
@@ -414,6 +426,9 @@ func (s *Source) SeriesStats(ctx context.Context, mbx model.Mailbox, cal extract
 			return 0, 0, err
 		}
 		for _, e := range p.Value {
+			if e.Type != "" && e.Type != "seriesMaster" {
+				continue
+			}
 			series++
 			exceptions += int64(len(e.Exceptions))
 		}

@@ -1,8 +1,14 @@
 package graph
 
 import (
+	"context"
 	"strings"
 	"testing"
+
+	"github.com/bascule-migrate/bascule/extract"
+	"github.com/bascule-migrate/bascule/model"
+	simgraph "github.com/bascule-migrate/bascule/sim/graph"
+	"github.com/bascule-migrate/bascule/sim/tenant"
 )
 
 const usageCSV = "\ufeffReport Refresh Date,User Principal Name,Display Name,Is Deleted,Deleted Date,Created Date,Last Activity Date,Item Count,Storage Used (Byte),Issue Warning Quota (Byte),Prohibit Send Quota (Byte),Prohibit Send/Receive Quota (Byte),Deleted Item Count,Deleted Item Size (Byte),Deleted Item Quota (Byte),Has Archive,Report Period\n" +
@@ -53,4 +59,36 @@ func FuzzParseUsageReport(f *testing.F) {
 			t.Error("nil rows without an error")
 		}
 	})
+}
+
+// TestSeriesCountedBothWays: the series of every calendar, counted through the type filter
+// and over every event (the fallback when Graph refuses the filter), agree with the tenant.
+func TestSeriesCountedBothWays(t *testing.T) {
+	e := startSim(t, tenant.Small(), simgraph.Options{})
+	src := e.source(t, e.config())
+	ctx := context.Background()
+	for _, u := range e.ten.Users() {
+		mbx := model.Mailbox{ID: u.ID, Address: u.UPN}
+		for _, c := range e.ten.Calendars(u.ID) {
+			var series, excepts int64
+			for _, ev := range e.ten.Events(u.ID, c.ID) {
+				if ev.Type == "seriesMaster" {
+					series++
+					excepts += int64(len(ev.Exceptions))
+				}
+			}
+			s1, x1, err := src.SeriesStats(ctx, mbx, extract.FolderStat{ID: c.ID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s2, x2, err := src.countSeries(ctx, mbx, src.rawURL("users", u.ID, "calendars", c.ID, "events")+"?"+
+				odataQuery("$select", "id,type", "$expand", "exceptionOccurrences($select=id)", "$top", "100"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s1 != series || x1 != excepts || s2 != series || x2 != excepts {
+				t.Errorf("%s %s: filtered %d/%d, every event %d/%d; the tenant has %d series, %d exceptions", u.UPN, c.Name, s1, x1, s2, x2, series, excepts)
+			}
+		}
+	}
 }
