@@ -250,7 +250,13 @@ func auditMailbox(ctx context.Context, cfg Config, mbx model.Mailbox) (Mailbox, 
 
 	large, err := inv.LargeItems(ctx, mbx, cfg.LargeThreshold, max(cfg.LargestItems, 1000))
 	if err != nil {
-		return m, w, err
+		if !errors.Is(err, model.ErrPermanent) || errors.Is(err, model.ErrNotFound) {
+			return m, w, err
+		}
+		// The source refused the size query: the rest of the audit stands; the count of
+		// items over the limit is then only a lower bound (0).
+		cfg.Logger.Warn("audit: largest items not available", "mailbox", mbx.Address, "err", err)
+		large = extract.LargeItems{Capped: true}
 	}
 	for i, it := range large.Items {
 		if cfg.TargetMaxMessageSize > 0 && it.Size > cfg.TargetMaxMessageSize {
