@@ -272,7 +272,7 @@ func auditMailbox(ctx context.Context, cfg Config, mbx model.Mailbox) (Mailbox, 
 	}
 	if cfg.TargetMaxMessageSize > 0 {
 		switch {
-		case cfg.LargeThreshold == cfg.TargetMaxMessageSize:
+		case cfg.LargeThreshold == cfg.TargetMaxMessageSize && (large.Total > 0 || !large.Capped):
 			m.OverLimit = max(m.OverLimit, large.Total) // the server counted exactly those
 		case large.Capped:
 			m.OverLimitCapped = true
