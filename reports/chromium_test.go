@@ -195,6 +195,7 @@ type pageCheck struct {
 	Screenshot image.Image
 	PDF        int // bytes of the printed PDF
 	Title      string
+	Width      float64 // the document's scroll width, CSS pixels
 }
 
 // load opens a report file in a fresh tab, waits for it to load, collects what the page
@@ -292,7 +293,7 @@ drain:
 	if err := json.Unmarshal([]byte(ev.Result.Value), &dims); err != nil {
 		b.t.Fatalf("measuring %s: %v (%q)", path, err, ev.Result.Value)
 	}
-	pc.Charts, pc.Title = dims.Charts, dims.Title
+	pc.Charts, pc.Title, pc.Width = dims.Charts, dims.Title, dims.W
 	var shot struct{ Data string }
 	json.Unmarshal(b.must(s, "Page.captureScreenshot", map[string]any{"format": "png", "captureBeyondViewport": true,
 		"clip": map[string]any{"x": 0, "y": 0, "width": dims.W, "height": dims.H, "scale": 1}}), &shot) //nolint:errcheck

@@ -78,6 +78,9 @@ func TestHTMLInChromium(t *testing.T) {
 				if pc.Title == "" {
 					t.Error("no document title")
 				}
+				if pc.Width > 1200 {
+					t.Errorf("the page is %.0f px wide in a 1200 px window: something overflows", pc.Width)
+				}
 				got := map[string]chartBox{}
 				for _, c := range pc.Charts {
 					got[c.ID] = c
@@ -97,6 +100,11 @@ func TestHTMLInChromium(t *testing.T) {
 				}
 				if pc.PDF < 5000 {
 					t.Errorf("printed PDF is %d bytes", pc.PDF)
+				}
+				if lang == French { // the longer language, in a narrow window
+					if n := b.load(res.Files[0], 700); n.Width > 700 || len(n.Console) > 0 {
+						t.Errorf("in a 700 px window: %.0f px wide, console %v", n.Width, n.Console)
+					}
 				}
 			})
 		}
