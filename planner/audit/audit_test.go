@@ -149,6 +149,7 @@ func TestFindings(t *testing.T) {
 		{Address: "b@x", Type: "shared"},
 		{Address: "room@x", Type: "room", AutoReply: "disabled"},
 		{Address: "c@x", Error: "403 Forbidden"},
+		{Address: "d@x", Type: "user", OverLimitCapped: true},
 	}
 	linkDelegations(rep.Mailboxes)
 	fs := Findings(rep, 50<<20)
@@ -172,6 +173,12 @@ func TestFindings(t *testing.T) {
 	if c := codes(fs, "c@x"); c[CodeMailboxError] != Blocking {
 		t.Errorf("c@x: %v", c)
 	}
+	if d := codes(fs, "d@x"); d[CodeOverLimitUnknown] != Warning {
+		t.Errorf("d@x (size query unanswered): %v", d)
+	}
+	if _, ok := a[CodeOverLimitUnknown]; ok {
+		t.Error("a@x has a known count over the limit")
+	}
 	if ten := codes(fs, ""); ten[CodeTenantEstimate] != Info {
 		t.Errorf("tenant findings: %v", ten)
 	}
@@ -190,7 +197,7 @@ func TestFindings(t *testing.T) {
 	}
 	rep.Findings = fs
 	tot := totals(rep)
-	if tot.Findings[Blocking] != 3 || tot.Mailboxes != 4 || tot.ByType["unknown"] != 1 || tot.Rules != 2 || tot.RulesManual != 1 || tot.AutoReplyOn != 1 {
+	if tot.Findings[Blocking] != 3 || tot.Mailboxes != 5 || tot.ByType["unknown"] != 1 || tot.Rules != 2 || tot.RulesManual != 1 || tot.AutoReplyOn != 1 {
 		t.Errorf("totals: %+v", tot)
 	}
 	if tot.DelegationsOut != 2 || tot.DelegationsIn != 1 {

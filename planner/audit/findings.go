@@ -61,6 +61,7 @@ func markNames(fs []Folder) {
 const (
 	CodeMailboxError     = "mailbox-error"
 	CodeOverLimit        = "item-over-target-limit"
+	CodeOverLimitUnknown = "over-limit-unknown"
 	CodeLargeItems       = "large-items"
 	CodeFolderName       = "folder-name"
 	CodeFolderNameLong   = "folder-name-too-long"
@@ -100,6 +101,11 @@ func Findings(rep *Report, targetMax int64) []Finding {
 			}
 			add(Finding{Code: CodeOverLimit, Severity: Blocking, Mailbox: a, Count: m.OverLimit, Message: msg,
 				Action: "raise the target's message size limit (Dovecot: quota_max_mail_size of the quota plugin; Cyrus: maxmessagesize in imapd.conf) or have the owner remove or archive these items; otherwise they are reported as failed"})
+		}
+		if m.OverLimit == 0 && m.OverLimitCapped && targetMax > 0 && m.Error == "" {
+			add(Finding{Code: CodeOverLimitUnknown, Severity: Warning, Mailbox: a, Count: 1,
+				Message: "the source did not answer the size query: items over the target's limit are not known",
+				Action:  "check the mailbox's largest items on Exchange (Get-MailboxFolderStatistics -IncludeAnalysis: TopSubjectSize)"})
 		}
 		if n := len(m.Largest); n > 0 && m.OverLimit == 0 {
 			add(Finding{Code: CodeLargeItems, Severity: Info, Mailbox: a, Count: int64(n), Subject: m.Largest[0].Subject,
