@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/emersion/go-imap/v2"
 
@@ -36,6 +37,7 @@ var usualNames = map[string]string{
 
 type listed struct {
 	name     string
+	delim    rune
 	path     []string
 	attrs    []imap.MailboxAttr
 	noselect bool
@@ -86,7 +88,19 @@ func (s *Source) Folders(ctx context.Context, mbx model.Mailbox) ([]model.Folder
 		return nil, c.classify(err, "LIST")
 	}
 	s.stats.lists.Add(1)
+	out, noselect := buildFolders(data, prefix, delim, others, func(msg, folder string) {
+		s.log.Info("imap source: "+msg, "mailbox", mbx.Address, "folder", folder)
+	})
+	p.mu.Lock()
+	p.noselect = noselect
+	p.mu.Unlock()
+	return out, nil
+}
 
+// buildFolders turns a LIST answer into folders, parents first, and the set of \Noselect
+// ones. It trusts nothing in data: any answer gives a well-formed tree. note reports what
+// is left out.
+func buildFolders(data []*imap.ListData, prefix string, delim rune, others []string, note func(msg, folder string)) ([]model.Folder, map[string]bool) {
 	byKey := map[string]*listed{}
 	var all []*listed
 	add := func(l *listed) {
@@ -94,20 +108,21 @@ func (s *Source) Folders(ctx context.Context, mbx model.Mailbox) ([]model.Folder
 		all = append(all, l)
 	}
 	hasInbox := false
+	seen := map[string]bool{}
 	for _, d := range data {
 		name := d.Mailbox
 		if otherNamespace(name, others) {
 			continue
 		}
 		if slices.Contains(d.Attrs, imap.MailboxAttrAll) || slices.Contains(d.Attrs, imap.MailboxAttrFlagged) {
-			s.log.Info("imap source: virtual folder left out", "mailbox", mbx.Address, "folder", name)
+			note("virtual folder left out", name)
 			continue
 		}
 		dl := d.Delim
 		if dl == 0 {
 			dl = delim
 		}
-		l := &listed{name: name, attrs: d.Attrs,
+		l := &listed{name: name, delim: dl, attrs: d.Attrs,
 			noselect: slices.Contains(d.Attrs, imap.MailboxAttrNoSelect) || slices.Contains(d.Attrs, imap.MailboxAttrNonExistent)}
 		if d.Status != nil && d.Status.NumMessages != nil {
 			l.total = int64(*d.Status.NumMessages)
@@ -128,19 +143,25 @@ func (s *Source) Folders(ctx context.Context, mbx model.Mailbox) ([]model.Folder
 			}
 		}
 		if slices.Contains(l.path, "") {
-			s.log.Warn("imap source: folder with an empty name part left out", "mailbox", mbx.Address, "folder", name)
+			note("folder with an empty name part left out", name)
 			continue
 		}
-		if _, dup := byKey[strings.Join(l.path, "\x00")]; dup {
+		if _, dup := byKey[strings.Join(l.path, "\x00")]; dup || seen[name] {
 			continue
 		}
+		seen[name] = true
 		add(l)
 	}
 	if !hasInbox {
 		// Every account has an INBOX, even when LIST forgets it.
 		add(&listed{name: "INBOX", path: []string{"INBOX"}})
 	}
-	// Parents LIST did not return (servers may omit them) become \Noselect placeholders.
+	// Parents LIST did not return (servers may omit them) become \Noselect placeholders,
+	// named as the server would name them (the child's name without its last parts).
+	names := map[string]bool{}
+	for _, l := range all {
+		names[l.name] = true
+	}
 	for i := 0; i < len(all); i++ {
 		l := all[i]
 		for n := len(l.path) - 1; n >= 1; n-- {
@@ -148,7 +169,12 @@ func (s *Source) Folders(ctx context.Context, mbx model.Mailbox) ([]model.Folder
 			if _, ok := byKey[k]; ok {
 				break
 			}
-			add(&listed{name: p.nameOf(prefix, delim, l, n), path: slices.Clone(l.path[:n]), noselect: true})
+			name := parentName(l, n)
+			for names[name] {
+				name += "\x00" // never a server's name: a made-up parent cannot take another's id
+			}
+			names[name] = true
+			add(&listed{name: name, delim: l.delim, path: slices.Clone(l.path[:n]), noselect: true})
 		}
 	}
 	slices.SortFunc(all, func(a, b *listed) int {
@@ -208,10 +234,7 @@ func (s *Source) Folders(ctx context.Context, mbx model.Mailbox) ([]model.Folder
 		}
 		out = append(out, f)
 	}
-	p.mu.Lock()
-	p.noselect = noselect
-	p.mu.Unlock()
-	return out, nil
+	return out, noselect
 }
 
 func isInbox(l *listed) bool { return len(l.path) == 1 && l.path[0] == "INBOX" }
@@ -226,16 +249,21 @@ func specialUseFold(a imap.MailboxAttr) (string, bool) {
 	return "", false
 }
 
-// nameOf builds the server name of the ancestor of l with n path parts.
-func (p *pool) nameOf(prefix string, delim rune, l *listed, n int) string {
-	d := delim
-	if d == 0 {
-		d = '/'
+// parentName is the server name of l's ancestor with n path parts: l's name without its
+// last parts (prefix and delimiter kept as the server wrote them).
+func parentName(l *listed, n int) string {
+	name := l.name
+	for k := len(l.path); k > n; k-- {
+		cut := len(l.path[k-1])
+		if l.delim != 0 {
+			cut += utf8.RuneLen(l.delim)
+		}
+		if cut > len(name) {
+			return strings.Join(l.path[:n], "/")
+		}
+		name = name[:len(name)-cut]
 	}
-	if l.path[0] == "INBOX" && strings.EqualFold(l.name[:min(5, len(l.name))], "INBOX") {
-		return strings.Join(l.path[:n], string(d))
-	}
-	return prefix + strings.Join(l.path[:n], string(d))
+	return name
 }
 
 // otherNamespace reports whether name lies in another user's or a shared namespace.
