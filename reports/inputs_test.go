@@ -10,9 +10,10 @@ import (
 	"github.com/bascule-migrate/bascule/planner/waves"
 )
 
-// TestPlannerTestdata renders the documents the planner packages' own tests hold (written
-// by their code, not by this package's fixtures), in both languages, with every message
-// found.
+// TestPlannerTestdata renders documents written by the planner packages' code (copies of
+// their test data, taken when these reports were written: planner/waves/testdata/audit.json
+// and plan.golden.json, planner/verify/testdata/report.json), in both languages, with every
+// message found.
 func TestPlannerTestdata(t *testing.T) {
 	read := func(path string, v any) {
 		t.Helper()
@@ -25,11 +26,11 @@ func TestPlannerTestdata(t *testing.T) {
 		}
 	}
 	var a audit.Report
-	read("../planner/waves/testdata/audit.json", &a)
+	read("testdata/planner/audit.json", &a)
 	var v verify.Report
-	read("../planner/verify/testdata/report.json", &v)
+	read("testdata/planner/verify.json", &v)
 	var p waves.Plan
-	read("../planner/waves/testdata/plan.golden.json", &p)
+	read("testdata/planner/plan.json", &p)
 	for _, lang := range Langs {
 		o := Options{Lang: lang, Generated: fixedNow}
 		for name, w := range map[string]func(string) (*Result, error){
