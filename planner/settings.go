@@ -11,8 +11,6 @@ import (
 	"github.com/bascule-migrate/bascule/load"
 	"github.com/bascule-migrate/bascule/model"
 	"github.com/bascule-migrate/bascule/state"
-	"github.com/bascule-migrate/bascule/transform/acl"
-	"github.com/bascule-migrate/bascule/transform/sieve"
 )
 
 // GrantSource gives the grants the source API does not expose (Exchange's CSV exports).
@@ -101,22 +99,6 @@ func (m *mailboxRun) manual(what, why, instruction string) {
 	m.mu.Unlock()
 }
 
-// granteeLogin maps a grantee to the target's identifier: a login, "authenticated" for
-// Exchange's Default, "anyone" for Anonymous; ok is false for what cannot be resolved (a
-// group, an orphaned SID, a display name).
-func (m *mailboxRun) granteeLogin(g model.Grant) (string, bool) {
-	switch g.Grantee {
-	case model.GranteeDefault:
-		return "authenticated", true
-	case model.GranteeAnonymous:
-		return "anyone", true
-	}
-	if !strings.Contains(g.Grantee, "@") {
-		return "", false
-	}
-	return m.r.opts.target(model.Mailbox{Address: g.Grantee}), true
-}
-
 func (m *mailboxRun) applyGrants(ctx context.Context, grants []model.Grant) error {
 	o := &m.r.opts
 	if len(grants) == 0 {
@@ -158,116 +140,15 @@ func (m *mailboxRun) applyGrants(ctx context.Context, grants []model.Grant) erro
 			}
 		}
 	}
-	// Rights add up: Exchange gives a delegate the union of a mailbox-wide FullAccess and
-	// folder roles, while SETACL replaces an identifier's rights. So the rights of every
-	// (folder, identifier) and the level of every (collection, identifier) are gathered
-	// first, then set once.
-	acls := map[string]map[string]string{} // target folder → identifier → rights
-	type shareKey struct{ href, who string }
-	type shareReq struct {
-		f     state.Folder
-		g     model.Grant
-		write bool
+	plan := PlanGrants(GrantPlanInput{Mailbox: m.mbx, Grants: grants, Folders: folders, TargetFolders: all,
+		IMAPACL: aw != nil, DAV: cw != nil, Login: o.target})
+	for _, a := range plan.Manual {
+		m.manual(a.What, a.Why, a.Instruction)
 	}
-	shares := map[shareKey]*shareReq{}
-	var shareOrder []shareKey
-	addShare := func(f state.Folder, g model.Grant, who string, write bool) {
-		k := shareKey{f.Target, who}
-		if r, ok := shares[k]; ok {
-			r.write = r.write || write
-			return
-		}
-		shares[k] = &shareReq{f: f, g: g, write: write}
-		shareOrder = append(shareOrder, k)
+	for _, w := range plan.Warnings {
+		m.problem("warning", w)
 	}
-	for _, g := range grants {
-		if strings.EqualFold(g.Role, "None") && len(g.Rights) == 0 {
-			continue // an explicit "no access" entry: nothing to carry
-		}
-		if g.Deny {
-			m.manual(fmt.Sprintf("deny %s to %s", g.Role, g.Grantee), "an explicit deny has no IMAP/DAV equivalent",
-				fmt.Sprintf("make sure %s has no access to %s's mailbox on the target", g.Grantee, m.mbx.Address))
-			continue
-		}
-		if g.Group {
-			m.manual(fmt.Sprintf("%s for group %s (%s)", g.Role, g.Grantee, g.Origin), "the grantee is a group: IMAP ACLs and DAV shares name logins, and target groups (Dovecot group=…, Cyrus group:…) are set up differently",
-				fmt.Sprintf("grant the equivalent of %s on %s's %s to the group's members or to the target's group", g.Role, m.mbx.Address, describeScope(g)))
-			continue
-		}
-		who, ok := m.granteeLogin(g)
-		if !ok {
-			m.manual(fmt.Sprintf("%s for %q (%s)", g.Role, g.Grantee, g.Origin), "the grantee is not a mailbox address (a group, a deleted user's SID or a display name)",
-				fmt.Sprintf("grant the equivalent of %s on %s's %s to the right people by hand", g.Role, m.mbx.Address, describeScope(g)))
-			continue
-		}
-		switch g.Scope {
-		case model.ScopeSendAs, model.ScopeSendOnBehalf:
-			m.manual(fmt.Sprintf("%s for %s", g.Role, g.Grantee), "IMAP and DAV have no send-as right",
-				acl.ManualInstruction(g, m.mbx.Target, who))
-		case model.ScopeMailbox, model.ScopeFolder:
-			rights, exact, note := acl.IMAP(g)
-			if aw == nil {
-				m.manual(fmt.Sprintf("%s on %s for %s", g.Role, describeScope(g), g.Grantee), "the mail target does not support IMAP ACL (or mail is not migrated)",
-					fmt.Sprintf("give %s the rights %q on %s", who, rights, describeScope(g)))
-				continue
-			}
-			if rights == "" {
-				if note != "" {
-					m.manual(fmt.Sprintf("%s on %s for %s", g.Role, describeScope(g), g.Grantee), note, "nothing to set on IMAP; check whether the delegate needs another channel (free/busy)")
-				}
-				continue
-			}
-			var targets []string
-			if g.Scope == model.ScopeMailbox {
-				targets = all
-			} else if f, ok := findFolder(folders, g); ok {
-				targets = []string{f.Target}
-			} else {
-				m.manual(fmt.Sprintf("%s on folder %q for %s", g.Role, g.FolderPath, g.Grantee), "the folder was not found among the migrated folders",
-					fmt.Sprintf("give %s the rights %q on that folder by hand", who, rights))
-				continue
-			}
-			for _, name := range targets {
-				if acls[name] == nil {
-					acls[name] = map[string]string{}
-				}
-				acls[name][who] = acl.Normalize(acls[name][who] + rights)
-			}
-			if !exact {
-				m.problem("warning", fmt.Sprintf("%s on %s for %s: carried as IMAP rights %q (%s)", g.Role, describeScope(g), g.Grantee, rights, note))
-			}
-			if g.Scope == model.ScopeMailbox && cw != nil {
-				// Full access covers the calendars and address books too.
-				for _, f := range folders {
-					if f.Kind != "" {
-						addShare(f, g, who, true)
-					}
-				}
-			}
-		case model.ScopeCalendar, model.ScopeContacts:
-			_, level, exact, note := acl.DAV(g)
-			if level == "none" {
-				continue
-			}
-			f, ok := findCollection(folders, g)
-			if !ok || cw == nil {
-				m.manual(fmt.Sprintf("%s on %s for %s", g.Role, describeScope(g), g.Grantee), "the collection was not migrated to a CalDAV/CardDAV target",
-					fmt.Sprintf("share %s's %s with %s (%s) on the target", m.mbx.Address, describeScope(g), who, level))
-				continue
-			}
-			if level == "freebusy" {
-				m.manual(fmt.Sprintf("%s on %s for %s", g.Role, describeScope(g), g.Grantee), "free/busy-only sharing has no portable DAV form",
-					fmt.Sprintf("publish %s's free/busy to %s on the target", m.mbx.Address, who))
-				continue
-			}
-			addShare(f, g, who, level == "write")
-			if !exact {
-				m.problem("warning", fmt.Sprintf("%s on %s for %s: carried as %s (%s)", g.Role, describeScope(g), g.Grantee, level, note))
-			}
-		default:
-			m.manual(fmt.Sprintf("%s for %s", g.Role, g.Grantee), "unknown grant scope "+string(g.Scope), "grant it by hand")
-		}
-	}
+	acls := plan.ACLs
 	names := make([]string, 0, len(acls))
 	for name := range acls {
 		names = append(names, name)
@@ -292,9 +173,8 @@ func (m *mailboxRun) applyGrants(ctx context.Context, grants []model.Grant) erro
 			m.settings.ACLs++
 		}
 	}
-	for _, k := range shareOrder {
-		r := shares[k]
-		m.share(ctx, cw, r.f, r.g, k.who, r.write)
+	for _, sh := range plan.Shares {
+		m.share(ctx, cw, sh.Folder, sh.Grant, sh.Who, sh.Write)
 	}
 	return nil
 }
@@ -397,35 +277,24 @@ func findCollection(folders []state.Folder, g model.Grant) (state.Folder, bool) 
 // applySieve writes the inbox rules and out-of-office as one Sieve script.
 func (m *mailboxRun) applySieve(ctx context.Context, s model.MailboxSettings) error {
 	o := &m.r.opts
-	active := s.AutoReply != nil && s.AutoReply.Status != "" && s.AutoReply.Status != "disabled"
-	if len(s.Rules) == 0 && !active {
+	if !SieveNeeded(s) {
 		return nil
 	}
 	folders, err := m.knownFolders(ctx)
 	if err != nil {
 		return err
 	}
-	byID := map[string]string{}
-	for _, f := range folders {
-		if f.Kind == "" {
-			byID[f.ID] = f.Target
-		}
+	src, err := o.Source.Folders(ctx, m.mbx)
+	if err != nil {
+		src = nil // without them, a delete rule has no Deleted Items target
 	}
-	trash := ""
-	if src, err := o.Source.Folders(ctx, m.mbx); err == nil {
-		for _, f := range src {
-			if f.WellKnown == model.WellKnownDeletedItems {
-				trash = byID[f.ID]
-			}
-		}
-	}
-	res, err := sieve.Script(s.Rules, s.AutoReply, sieve.Options{Folders: byID, Trash: trash, Addresses: []string{m.mbx.Address}, Rewrite: o.Rewrite})
+	res, manuals, err := PlanSieve(SievePlanInput{Settings: s, Address: m.mbx.Address, Folders: folders, SourceFolders: src, Rewrite: o.Rewrite})
 	if err != nil {
 		m.problem("error", fmt.Sprintf("inbox rules: %v", err))
 		return nil
 	}
-	for _, u := range res.Unmapped {
-		m.manual(fmt.Sprintf("inbox rule %q", u.Rule), u.Reason, fmt.Sprintf("recreate the rule %q by hand in the user's webmail filters", u.Rule))
+	for _, a := range manuals {
+		m.manual(a.What, a.Why, a.Instruction)
 	}
 	for _, w := range res.Warnings {
 		m.problem("warning", "Sieve: "+w)
