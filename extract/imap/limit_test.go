@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/bascule-migrate/bascule/extract/imap/imaptest"
 	"github.com/bascule-migrate/bascule/model"
 )
 
@@ -31,7 +34,31 @@ func TestConnectionLimit(t *testing.T) {
 	if out, err := exec.Command("doveadm", "-c", conf, "reload").CombinedOutput(); err != nil {
 		t.Fatalf("doveadm reload: %v\n%s", err, out)
 	}
-	time.Sleep(500 * time.Millisecond)
+	// The reload takes effect at its own pace: wait until a third connection is refused.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		var cs []*imapclient.Client
+		refused := false
+		for range 3 {
+			l, pw := d.loginAs("alice")
+			c, err := imaptest.Dial(d.addr, l, pw)
+			if err == nil {
+				err = c.Noop().Wait()
+				cs = append(cs, c)
+			}
+			refused = refused || err != nil
+		}
+		for _, c := range cs {
+			c.Close()
+		}
+		if refused {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Dovecot still takes a third connection 10 s after the reload")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // the probes' sessions end
 	cfg := dovecotConfig(d)
 	cfg.Connections, cfg.Pipeline = 6, 1
 	src := d.source(t, cfg)
