@@ -107,13 +107,9 @@ func (s *Source) changes(ctx context.Context, mbx model.Mailbox, f model.Folder,
 	}
 	changed := changd
 	b := newBuilder(mode, validity, uint32(st.UIDNext), st.HighestModSeq)
-	present := map[uint32]bool{}
-	for _, u := range all {
-		present[u] = true
-	}
 	if old != nil {
 		for _, u := range old.uids {
-			if !present[u] {
+			if _, present := slices.BinarySearch(all, u); !present {
 				if !yield(extract.Change{Kind: extract.Delete, Message: model.Message{ID: msgID(old.validity, u, f.ID), FolderID: f.ID}}) {
 					return errStop
 				}

@@ -154,44 +154,46 @@ func (c *cursor) has(uid uint32) bool {
 	return ok
 }
 
-// cursorBuilder collects a new cursor's UIDs (in any order) and digests.
+// cursorBuilder collects a new cursor's UIDs (in any order, a UID added again replaces its
+// digest) and digests; 8 bytes per UID.
 type cursorBuilder struct {
 	c     cursor
 	index map[string]uint16
-	m     map[uint32]int // uid → digest index (flags mode), or -1
+	ents  []uint64 // uid<<32 | digest index, in the order added
 }
 
 func newBuilder(mode byte, validity, next uint32, modseq uint64) *cursorBuilder {
-	return &cursorBuilder{c: cursor{mode: mode, validity: validity, next: next, modseq: modseq},
-		index: map[string]uint16{}, m: map[uint32]int{}}
+	return &cursorBuilder{c: cursor{mode: mode, validity: validity, next: next, modseq: modseq}, index: map[string]uint16{}}
 }
 
 // add records uid with its flag digest ("" in CONDSTORE mode).
 func (b *cursorBuilder) add(uid uint32, digest string) {
-	if b.c.mode != modeFlags {
-		b.m[uid] = -1
-		return
+	var k uint16
+	if b.c.mode == modeFlags {
+		var ok bool
+		if k, ok = b.index[digest]; !ok {
+			k = uint16(len(b.c.digests))
+			b.index[digest] = k
+			b.c.digests = append(b.c.digests, digest)
+		}
 	}
-	k, ok := b.index[digest]
-	if !ok {
-		k = uint16(len(b.c.digests))
-		b.index[digest] = k
-		b.c.digests = append(b.c.digests, digest)
-	}
-	b.m[uid] = int(k)
+	b.ents = append(b.ents, uint64(uid)<<32|uint64(k))
 }
 
 func (b *cursorBuilder) cursor() *cursor {
 	c := b.c
-	c.uids = make([]uint32, 0, len(b.m))
-	for u := range b.m {
-		c.uids = append(c.uids, u)
-	}
-	slices.Sort(c.uids)
+	slices.SortStableFunc(b.ents, func(x, y uint64) int { return int(int64(x>>32) - int64(y>>32)) })
+	c.uids = make([]uint32, 0, len(b.ents))
 	if c.mode == modeFlags {
-		c.cls = make([]uint16, len(c.uids))
-		for i, u := range c.uids {
-			c.cls[i] = uint16(b.m[u])
+		c.cls = make([]uint16, 0, len(b.ents))
+	}
+	for i, e := range b.ents {
+		if i+1 < len(b.ents) && b.ents[i+1]>>32 == e>>32 {
+			continue // a later add of the same uid wins (the sort is stable)
+		}
+		c.uids = append(c.uids, uint32(e>>32))
+		if c.mode == modeFlags {
+			c.cls = append(c.cls, uint16(e))
 		}
 	}
 	return &c

@@ -61,3 +61,18 @@ func FuzzCursor(f *testing.F) {
 		}
 	})
 }
+
+// TestBuilderLastAddWins: a UID added twice keeps its last digest, once.
+func TestBuilderLastAddWins(t *testing.T) {
+	b := newBuilder(modeFlags, 1, 10, 0)
+	b.add(5, "a")
+	b.add(3, "a")
+	b.add(5, "b")
+	c := b.cursor()
+	if !slices.Equal(c.uids, []uint32{3, 5}) {
+		t.Fatalf("uids = %v", c.uids)
+	}
+	if d, _ := c.digestOf(5); d != "b" {
+		t.Errorf("digest of 5 = %q, want b", d)
+	}
+}
