@@ -6,19 +6,23 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/bascule-migrate/bascule/internal/imapcheck"
 	"github.com/bascule-migrate/bascule/internal/testenv"
+	"github.com/bascule-migrate/bascule/load/sieve"
 	"github.com/bascule-migrate/bascule/planner/verify"
 	simews "github.com/bascule-migrate/bascule/sim/ews"
 	simgraph "github.com/bascule-migrate/bascule/sim/graph"
@@ -435,5 +439,188 @@ func (e *verifyEnv) interrupt(t *testing.T) {
 	var rep verify.Report
 	if jerr := json.Unmarshal(so.Bytes(), &rep); jerr != nil || code != 4 || rep.Verdict != verify.VerdictInterrupted {
 		t.Errorf("verify interrupted: exit %d (%v), verdict %q (%v); want 4, interrupted\nstderr:\n%s", code, err, rep.Verdict, jerr, tail(se.String(), 2000))
+	}
+}
+
+// TestVerifySettings is the acceptance of verify's permissions and rules: the tenant and its
+// Exchange permission exports migrated through Graph into Dovecot (mail, ACLs, ManageSieve)
+// and Cyrus (calendars and their sharing), one mailbox keeping a Sieve script of its own
+// (--sieve keep). Verify then reports zero differences, lists that kept script as a manual
+// action, and compares every ACL, share and script. Then one ACL right is removed (SETACL on
+// Dovecot) and one Sieve script edited (PUTSCRIPT), and verify reports exactly those two: a
+// right_missing on that folder and identifier, a sieve_differs on that script.
+func TestVerifySettings(t *testing.T) {
+	e := newSetEnv(t, nil)
+	users := e.tenant.Users()
+	ownLogin := e.login[users[2].ID]
+	sv, err := sieve.New(sieve.Config{Addr: e.dovecot.SieveAddr, TLS: "none", Auth: "master", AdminUser: e.dovecot.MasterUser, AdminPassword: e.dovecot.MasterPass})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	session := func(login string) *sieve.Session {
+		s, err := sv.Open(ctx, login)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	own := session(ownLogin)
+	if err := own.Put(ctx, "mine", []byte("require \"fileinto\";\nif header :contains \"subject\" \"x\" { fileinto \"INBOX\"; }\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := own.SetActive(ctx, "mine"); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.runSet("--output", "json"); r.code != 0 {
+		t.Fatalf("migrate exit %d\n%s", r.code, tail(r.stdout, 4000))
+	}
+	verifyRun := func() (verify.Report, int) {
+		t.Helper()
+		a := e.setArgs("--output", "json", "--all", "--window-start", windowStart.Format("2006-01-02"), "--window-end", windowEnd.Format("2006-01-02"))
+		a[0] = "verify"
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		defer cancel()
+		cmd := e.command(ctx, a...)
+		cmd.Env = append(cmd.Env, "BASCULE_IMAP_ADMIN_PASSWORD="+e.dovecot.MasterPass)
+		var so, se bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &so, &se
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		var rep verify.Report
+		if err := json.Unmarshal(so.Bytes(), &rep); err != nil {
+			t.Fatalf("verify exit %d: not a report: %v\n%s\n%s", code, err, tail(so.String(), 3000), tail(se.String(), 3000))
+		}
+		return rep, code
+	}
+
+	rep, code := verifyRun()
+	if code != 0 || rep.Verdict != verify.VerdictOK || len(rep.Differences) != 0 || len(rep.Errors) != 0 || len(rep.NotVerifiable) != 0 {
+		t.Fatalf("verify after a clean migrate: exit %d, verdict %s, errors %v, not verifiable %v, differences:\n%s",
+			code, rep.Verdict, rep.Errors, rep.NotVerifiable, diffList(rep.Differences))
+	}
+	if !slices.Contains(rep.Options.Kinds, "permissions") || !slices.Contains(rep.Options.Kinds, "rules") {
+		t.Errorf("kinds verified = %v, want permissions and rules among them", rep.Options.Kinds)
+	}
+	var entries, shares, scripts int
+	kept := false
+	for _, m := range rep.Mailboxes {
+		if m.Settings == nil {
+			t.Fatalf("%s: no settings report", m.Address)
+		}
+		entries += m.Settings.ACLEntries
+		shares += m.Settings.Shares
+		if m.Settings.Sieve == "same" {
+			scripts++
+		}
+		kept = kept || (m.Target == ownLogin && m.Settings.Sieve == "user_script_kept")
+	}
+	if entries == 0 || shares == 0 || scripts == 0 {
+		t.Errorf("compared %d ACL entries, %d shares, %d Sieve scripts; want some of each", entries, shares, scripts)
+	}
+	if !kept {
+		t.Errorf("%s keeps its own Sieve script: verify does not say so (settings %+v)", ownLogin, rep.Mailboxes)
+	}
+	found := false
+	for _, a := range rep.ManualActions {
+		found = found || strings.Contains(a.Why, "own active Sieve script")
+	}
+	if !found || len(rep.ManualActions) < 2 {
+		t.Errorf("manual actions = %+v; want the kept script among others (send-as, groups…)", rep.ManualActions)
+	}
+	t.Logf("clean verify: %d ACL entries, %d shares, %d Sieve scripts compared; %d manual actions", entries, shares, scripts, len(rep.ManualActions))
+
+	// A right removed on Dovecot: the first ACL entry of a delegate, its "r" taken away
+	// (SETACL -r as the owner).
+	var aclOwner, aclFolder, aclWho string
+	for _, u := range users {
+		login := e.login[u.ID]
+		c, err := imapclient.DialInsecure(e.dovecot.Addr, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Login(login+"*"+e.dovecot.MasterUser, e.dovecot.MasterPass).Wait(); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range e.stateFolders(u.ID) {
+			if f.Kind != "" || aclWho != "" {
+				continue
+			}
+			data, err := c.GetACL(f.Target).Wait()
+			if err != nil {
+				t.Fatalf("GETACL %s: %v", f.Target, err)
+			}
+			ids := slices.Sorted(maps.Keys(data.Rights))
+			for _, id := range ids {
+				if string(id) != login && strings.ContainsRune(string(data.Rights[id]), 'r') && aclWho == "" {
+					aclOwner, aclFolder, aclWho = u.Mail, f.Target, string(id)
+					if err := c.SetACL(f.Target, id, imap.RightModificationRemove, imap.RightSet("r")).Wait(); err != nil {
+						t.Fatalf("SETACL %s %s -r: %v", f.Target, id, err)
+					}
+				}
+			}
+		}
+		c.Logout().Wait()
+	}
+	if aclWho == "" {
+		t.Fatal("no delegate's ACL entry on Dovecot to change")
+	}
+	// A script edited by hand: a line added after the first of an active Bascule script.
+	var sieveOwner string
+	for _, u := range users {
+		login := e.login[u.ID]
+		if login == ownLogin {
+			continue
+		}
+		s := session(login)
+		scripts, err := s.Scripts(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(scripts, sieve.Script{Name: "bascule", Active: true}) {
+			continue
+		}
+		b, err := s.Get(ctx, "bascule")
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, rest, _ := strings.Cut(string(b), "\n")
+		if err := s.Put(ctx, "bascule", []byte(first+"\n# changed by hand\n"+rest)); err != nil {
+			t.Fatal(err)
+		}
+		sieveOwner = u.Mail
+		break
+	}
+	if sieveOwner == "" {
+		t.Fatal("no active Bascule script to edit")
+	}
+
+	rep, code = verifyRun()
+	if code != 2 || rep.Verdict != verify.VerdictDifferences || len(rep.Differences) != 2 {
+		t.Fatalf("verify after the injections: exit %d, verdict %s; want 2, differences, and exactly two:\n%s", code, rep.Verdict, diffList(rep.Differences))
+	}
+	var gotACL, gotSieve bool
+	for _, d := range rep.Differences {
+		switch {
+		case d.Kind == verify.RightMissing && d.ItemKind == "permissions" && strings.EqualFold(d.Mailbox, aclOwner) &&
+			d.TargetRef == aclFolder && d.Field == aclWho && strings.Contains(d.Expected, "r") && !strings.Contains(d.Actual, "r"):
+			gotACL = true
+		case d.Kind == verify.SieveDiffers && d.ItemKind == "rules" && strings.EqualFold(d.Mailbox, sieveOwner) &&
+			d.TargetRef == "bascule" && d.Field == "line 2" && d.Actual == "# changed by hand":
+			gotSieve = true
+		}
+		t.Logf("found: %s", diffLine(d))
+	}
+	if !gotACL {
+		t.Errorf("no right_missing for %s on %s's %s", aclWho, aclOwner, aclFolder)
+	}
+	if !gotSieve {
+		t.Errorf("no sieve_differs at line 2 of %s's script", sieveOwner)
 	}
 }

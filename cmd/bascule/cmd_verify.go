@@ -29,6 +29,7 @@ type VerifyOptions struct {
 	EWS       EWSOptions
 	Target    TargetOptions
 	Groupware GroupwareOptions
+	Settings  SettingsOptions
 	Mapping   string
 	Mailbox   []string
 
@@ -48,6 +49,7 @@ func (o *VerifyOptions) AddFlags(cmd *cobra.Command) {
 	o.EWS.AddFlags(cmd)
 	o.Target.AddFlags(cmd)
 	o.Groupware.AddFlags(cmd)
+	o.Settings.AddFlags(cmd)
 	f := cmd.Flags()
 	f.StringVar(&o.Mapping, "mapping", "", "CSV file mapping source mailboxes to target logins (as given to migrate); default: every mailbox of the state file")
 	f.StringSliceVar(&o.Mailbox, "mailbox", nil, "source mailbox address to verify (repeatable); default: every mailbox of the state file")
@@ -71,12 +73,17 @@ func newVerifyCommand(g *GlobalOptions) *cobra.Command {
 and bytes; for mail, every message's presence, size, flags and INTERNALDATE on the IMAP target
 and, for a sample (or --all), the SHA-256 of its bytes against the state file's; for calendars,
 every occurrence (recurrences expanded over a window) with its start, end, summary and
-cancelled state; for contacts and tasks, every field. Nothing is written anywhere: the source
-is listed, the IMAP folders are opened read-only (EXAMINE), the CalDAV/CardDAV server gets only
-PROPFIND and GET, and the state file is only read.
+cancelled state; for contacts and tasks, every field; for permissions, every target folder's
+IMAP ACL (GETACL) and every collection's sharing (DAV:acl) against what migrate writes from the
+source's grants (and --exchange-csv-dir); for rules, the active Sieve script (GETSCRIPT) against
+the one migrate installs (with --sieve keep, a user's own active script is a manual action,
+not a difference). Nothing is written anywhere: the source is listed, the IMAP folders are
+opened read-only (EXAMINE), the CalDAV/CardDAV server gets only OPTIONS, PROPFIND and GET,
+ManageSieve only LISTSCRIPTS and GETSCRIPT, and the state file is only read.
 
-Give it the same source, target and conversion flags as migrate (--rewrite-domain,
---vcard-version, --default-time-zone), or every converted object differs.
+Give it the same source, target, conversion and settings flags as migrate (--kinds,
+--rewrite-domain, --vcard-version, --default-time-zone, --exchange-csv-dir, --sieve-addr,
+--sieve), or every converted object, ACL or script differs.
 
 Exit codes: 0 no difference, 1 usage/configuration error, 2 differences found (listed) or
 something could not be verified, 4 interrupted.`,
@@ -88,6 +95,9 @@ something could not be verified, 4 interrupted.`,
 
   # One mailbox, 10 % of each folder, another sample than last time
   bascule verify --config bascule.yaml --mailbox alice@contoso.fr --sample-percent 10 --seed 7
+
+  # Only the permissions and the Sieve scripts, with Exchange's permission exports
+  bascule verify --config bascule.yaml --kinds permissions,rules --exchange-csv-dir exports/ --sieve-addr imap.example.fr:4190
 
   # Occurrences from 2020 to 2030 compared, JSON report kept for bascule report
   bascule verify --config bascule.yaml --window-start 2020-01-01 --window-end 2030-01-01 --report-json verify.json`,
@@ -122,12 +132,12 @@ func runVerify(ctx context.Context, o *VerifyOptions, g *GlobalOptions, cmd *cob
 	if vo.WindowStart, vo.WindowEnd, err = o.window(time.Now()); err != nil {
 		return usage(err)
 	}
-	w, err := o.Groupware.kinds(false)
+	w, err := o.Groupware.kinds(o.Settings.SieveAddr != "")
 	if err != nil {
 		return usage(err)
 	}
-	if !w.mail && len(w.kinds) == 0 {
-		return usage(errors.New("--kinds: nothing to verify (mail, calendar, contacts or tasks)"))
+	if !w.mail && len(w.kinds) == 0 && !w.permissions && !w.rules {
+		return usage(errors.New("--kinds: nothing to verify (mail, calendar, contacts, tasks, permissions or rules)"))
 	}
 	if _, err := os.Stat(g.StatePath); err != nil {
 		return usage(fmt.Errorf("no state file at %s: verify compares with what migrate recorded (give --state)", g.StatePath))
@@ -175,11 +185,35 @@ func runVerify(ctx context.Context, o *VerifyOptions, g *GlobalOptions, cmd *cob
 		return usage(err)
 	}
 	vo.Source, vo.Store = src, store
-	if w.mail {
+	if w.mail || w.permissions {
+		// ACLs are read on the mail target, as migrate writes them there.
 		if vo.IMAP, err = o.imapConfig(g, mapping); err != nil {
 			return usage(err)
 		}
-		vo.Mail = true
+		vo.Mail = w.mail
+	}
+	if w.permissions {
+		vo.Permissions = true
+		exp, err := o.Settings.grants()
+		if err != nil {
+			return usage(err)
+		}
+		if exp != nil {
+			vo.Grants = exp
+		}
+	}
+	if w.rules {
+		st, err := o.Settings.sieveTarget(&o.Target, mapping)
+		if err != nil {
+			return usage(err)
+		}
+		vo.Rules, vo.SievePolicy = true, planner.SievePolicy(o.Settings.SievePolicy)
+		if a, ok := st.(sieveAdapter); ok {
+			vo.Sieve = a.c
+		}
+	}
+	if vo.Rewrite, err = transform.ParseRewrites(o.Groupware.Rewrite); err != nil {
+		return usage(err)
 	}
 	if len(w.kinds) > 0 {
 		if _, ok := src.(extract.GroupwareSource); ok {
@@ -189,9 +223,6 @@ func runVerify(ctx context.Context, o *VerifyOptions, g *GlobalOptions, cmd *cob
 			}
 			defer dav.Close()
 			vo.DAV, vo.Kinds = dav, w.kinds
-		}
-		if vo.Rewrite, err = transform.ParseRewrites(o.Groupware.Rewrite); err != nil {
-			return usage(err)
 		}
 		if o.Groupware.VCardVersion != "4.0" && o.Groupware.VCardVersion != "3.0" {
 			return usage(fmt.Errorf("--vcard-version must be 4.0 or 3.0, not %q", o.Groupware.VCardVersion))
@@ -339,11 +370,26 @@ func printVerify(w io.Writer, g *GlobalOptions, rep *verify.Report) error {
 			if what == "" {
 				what = d.TargetRef
 			}
+			if d.ItemKind == "permissions" || d.ItemKind == "rules" {
+				what = d.TargetRef + " " + d.Field
+			}
 			occ := ""
 			if d.Occurrence != "" {
 				occ = " @ " + d.Occurrence
 			}
 			fmt.Fprintf(w, "  [%s] %s / %s: %q%s: %s\n", d.Kind, d.Mailbox, d.Folder, what, occ, d.Detail)
+		}
+	}
+	if len(rep.ManualActions) > 0 {
+		fmt.Fprintf(w, "\nManual actions (%d; not differences: check them by hand):\n", len(rep.ManualActions))
+		for _, a := range rep.ManualActions {
+			fmt.Fprintf(w, "  %s: %s (%s)\n", a.Mailbox, a.What, a.Why)
+		}
+	}
+	if len(rep.NotVerifiable) > 0 {
+		fmt.Fprintf(w, "\nNot verifiable on this target (%d):\n", len(rep.NotVerifiable))
+		for _, p := range rep.NotVerifiable {
+			fmt.Fprintf(w, "  %s: %s\n", p.Mailbox, p.Message)
 		}
 	}
 	if len(rep.Errors) > 0 {

@@ -9,7 +9,11 @@
 // fields may be added, none renamed or removed within a schema version.
 package verify
 
-import "time"
+import (
+	"time"
+
+	"github.com/bascule-migrate/bascule/model"
+)
 
 // SchemaVersion is Report.Schema.
 const SchemaVersion = "bascule.verify/1"
@@ -63,6 +67,34 @@ const (
 	// FieldChanged: a contact or task field of the source is not on the target as it was
 	// written (Field says which).
 	FieldChanged DiffKind = "field_changed"
+
+	// Permissions (item kind "permissions"): IMAP ACLs (RFC 4314 GETACL of each target
+	// folder) and CalDAV/CardDAV shares (DAV:acl) against what migrate writes from the
+	// source's grants. Field is the identifier (login, "anyone", "authenticated"); Expected
+	// and Actual its rights (IMAP letters) or share level ("read", "read-write").
+
+	// IdentifierMissing: an identifier migrate grants has no entry on the target.
+	IdentifierMissing DiffKind = "identifier_missing"
+	// IdentifierExtra: the target grants an identifier that the source's grants do not
+	// (the folder owner's own entry is not counted).
+	IdentifierExtra DiffKind = "identifier_extra"
+	// RightMissing: the identifier lacks rights it should have (Detail lists them).
+	RightMissing DiffKind = "right_missing"
+	// RightExtra: the identifier has rights beyond Exchange's (broader access).
+	RightExtra DiffKind = "right_extra"
+
+	// Sieve (item kind "rules"): the active script against the one migrate installs from the
+	// source's inbox rules and out-of-office (TargetRef is the script's name).
+
+	// SieveMissing: migrate installs a script, and the account has no active one, or
+	// (--sieve replace) another one active.
+	SieveMissing DiffKind = "sieve_missing"
+	// SieveDiffers: the active Bascule script is not the one migrate installs; Field is the
+	// first differing line ("line 12"), Expected and Actual that line on each side.
+	SieveDiffers DiffKind = "sieve_differs"
+	// SieveExtra: the source has no rule nor auto-reply on any more, but Bascule's script is
+	// still active on the target.
+	SieveExtra DiffKind = "sieve_extra"
 )
 
 // Report is the result of one verification.
@@ -85,11 +117,18 @@ type Report struct {
 	// Errors are the things that could not be verified (a mailbox or folder that could not
 	// be read); they are not differences.
 	Errors []Problem `json:"errors,omitempty"`
+	// ManualActions are what migrate leaves to the administrator for the verified
+	// permissions and rules (groups, send-as, deny entries, a user's own Sieve script kept…):
+	// not differences, listed so that they can be checked by hand.
+	ManualActions []model.ManualAction `json:"manual_actions,omitempty"`
+	// NotVerifiable lists what this target cannot show, so could not be compared (Radicale
+	// holds its sharing in a rights file; a server without IMAP ACL): not differences.
+	NotVerifiable []Problem `json:"not_verifiable,omitempty"`
 }
 
 // ReportOptions are the settings of a verification.
 type ReportOptions struct {
-	// Kinds verified: "mail", "calendar", "contacts", "tasks".
+	// Kinds verified: "mail", "calendar", "contacts", "tasks", "permissions", "rules".
 	Kinds []string `json:"kinds"`
 	// All: every item's content was compared. Otherwise Sample items (or SamplePercent of
 	// them) per folder, chosen with Seed (the same seed chooses the same items).
@@ -135,6 +174,25 @@ type MailboxReport struct {
 	Differences int `json:"differences"`
 	// Error is set when the mailbox could not be verified at all.
 	Error string `json:"error,omitempty"`
+	// Settings counts the permissions and Sieve script compared (absent when neither kind
+	// was verified).
+	Settings *SettingsReport `json:"settings,omitempty"`
+}
+
+// SettingsReport counts what was compared of a mailbox's permissions and rules.
+type SettingsReport struct {
+	// ACLFolders is the number of target folders whose ACL was read; ACLEntries the
+	// (folder, identifier) entries migrate writes there.
+	ACLFolders int `json:"acl_folders"`
+	ACLEntries int `json:"acl_entries"`
+	// Collections is the number of collections whose sharing was read back; Shares the
+	// (collection, login) shares migrate writes.
+	Collections int `json:"collections"`
+	Shares      int `json:"shares"`
+	// Sieve says how the Sieve script compared: "same", "differs", "missing", "extra",
+	// "none" (nothing to install, nothing installed), "user_script_kept" (--sieve keep and the
+	// user's own script is active: a manual action), "not_verifiable".
+	Sieve string `json:"sieve,omitempty"`
 }
 
 // FolderReport is one mail folder or groupware collection.
@@ -165,7 +223,7 @@ type Difference struct {
 	// Mailbox is the source address; Target the target login.
 	Mailbox string `json:"mailbox"`
 	Target  string `json:"target"`
-	// ItemKind is "mail", "calendar", "contacts" or "tasks".
+	// ItemKind is "mail", "calendar", "contacts", "tasks", "permissions" or "rules".
 	ItemKind string `json:"item_kind"`
 	// Folder is the source folder's display path; FolderID its source id.
 	Folder   string `json:"folder"`

@@ -15,6 +15,7 @@ import (
 	"github.com/bascule-migrate/bascule/extract"
 	davsink "github.com/bascule-migrate/bascule/load/dav"
 	imapsink "github.com/bascule-migrate/bascule/load/imap"
+	sievesink "github.com/bascule-migrate/bascule/load/sieve"
 	"github.com/bascule-migrate/bascule/model"
 	"github.com/bascule-migrate/bascule/planner"
 	"github.com/bascule-migrate/bascule/state"
@@ -54,6 +55,15 @@ type Options struct {
 	// WindowStart, WindowEnd bound the event occurrences compared.
 	WindowStart, WindowEnd time.Time
 
+	// Permissions: compare the IMAP ACLs (on IMAP) and the DAV shares (on DAV) with what
+	// migrate writes from the source's grants plus Grants (--exchange-csv-dir). Rules: compare
+	// the active Sieve script (through Sieve) with the one migrate installs, under SievePolicy.
+	Permissions bool
+	Grants      planner.GrantSource
+	Rules       bool
+	Sieve       *sievesink.Client
+	SievePolicy planner.SievePolicy
+
 	MailboxParallel int
 	Logger          *slog.Logger
 }
@@ -86,6 +96,12 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		for _, k := range o.Kinds {
 			rep.Options.Kinds = append(rep.Options.Kinds, string(k))
 		}
+	}
+	if o.Permissions {
+		rep.Options.Kinds = append(rep.Options.Kinds, itemPermissions)
+	}
+	if o.Rules {
+		rep.Options.Kinds = append(rep.Options.Kinds, itemRules)
 	}
 	if o.VCardVersion == "" {
 		o.VCardVersion = "3.0"
@@ -156,6 +172,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		rep.Mailboxes = append(rep.Mailboxes, v.rep)
 		rep.Differences = append(rep.Differences, v.diffs...)
 		rep.Errors = append(rep.Errors, v.problems...)
+		rep.ManualActions = append(rep.ManualActions, v.manuals...)
+		rep.NotVerifiable = append(rep.NotVerifiable, v.unverifiable...)
 		if v.rep.Error != "" {
 			rep.Errors = append(rep.Errors, Problem{Mailbox: v.mbx.Address, Message: v.rep.Error})
 		}
@@ -210,6 +228,10 @@ type mailboxVerifier struct {
 	rep      MailboxReport
 	diffs    []Difference
 	problems []Problem
+	// manuals and unverifiable: permissions and rules left to the administrator, and what
+	// the target cannot show.
+	manuals      []model.ManualAction
+	unverifiable []Problem
 }
 
 func (v *mailboxVerifier) run(ctx context.Context) error {
@@ -223,6 +245,11 @@ func (v *mailboxVerifier) run(ctx context.Context) error {
 			if err := v.groupware(ctx); err != nil {
 				return err
 			}
+		}
+	}
+	if v.o.Permissions || v.o.Rules {
+		if err := v.settings(ctx); err != nil {
+			return err
 		}
 	}
 	sortDiffs(v.diffs)
@@ -279,8 +306,12 @@ func kindOrder(k string) int {
 		return 2
 	case string(model.KindTasks):
 		return 3
+	case itemPermissions:
+		return 4
+	case itemRules:
+		return 5
 	}
-	return 4
+	return 6
 }
 
 // sample chooses which of ids have their content compared: all with All, else the Sample (or
