@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bascule-migrate/bascule/model"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -122,9 +124,10 @@ func TestVerdicts(t *testing.T) {
 func TestReportJSON(t *testing.T) {
 	ts := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	rep := &Report{Schema: SchemaVersion, Started: ts, Finished: ts.Add(90 * time.Second),
-		Options: ReportOptions{Kinds: []string{"mail", "calendar", "contacts", "tasks"}, Sample: 20, Seed: 1,
+		Options: ReportOptions{Kinds: []string{"mail", "calendar", "contacts", "tasks", "permissions", "rules"}, Sample: 20, Seed: 1,
 			WindowStart: ts.AddDate(-2, 0, 0), WindowEnd: ts.AddDate(2, 0, 0)},
-		Mailboxes: []MailboxReport{{ID: "u1", Address: "alice@contoso.example", Target: "alice", Differences: 2, Folders: []FolderReport{
+		Mailboxes: []MailboxReport{{ID: "u1", Address: "alice@contoso.example", Target: "alice", Differences: 4,
+			Settings: &SettingsReport{ACLFolders: 14, ACLEntries: 15, Collections: 3, Shares: 2, Sieve: "differs"}, Folders: []FolderReport{
 			{Kind: "mail", ID: "f1", Path: "Inbox", TargetName: "INBOX", Source: Count{12, 34000}, Store: Count{12, 35000},
 				Target: Count{11, 32000}, Checked: 11, Differences: 1},
 			{Kind: "calendar", ID: "c1", Path: "calendar: Calendar", TargetName: "/alice/calendar/", Source: Count{Items: 5},
@@ -136,7 +139,16 @@ func TestReportJSON(t *testing.T) {
 			{Kind: OccurrenceMissing, Mailbox: "alice@contoso.example", Target: "alice", ItemKind: "calendar", Folder: "calendar: Calendar", FolderID: "c1",
 				ItemID: "e3", Subject: "1:1", TargetRef: "/alice/calendar/04ac.ics", Occurrence: "2027-11-16T09:00:00Z", Expected: "2027-11-16T09:00:00Z",
 				Detail: "the occurrence of 2027-11-16T09:00:00Z is not on the target"},
+			{Kind: RightMissing, Mailbox: "alice@contoso.example", Target: "alice", ItemKind: "permissions", Folder: "Inbox", FolderID: "f1",
+				TargetRef: "INBOX", Field: "bob", Expected: "eiklrstwx", Actual: "eiklstwx",
+				Detail: `bob lacks "r" on INBOX (has "eiklstwx", the source's grants give "eiklrstwx")`},
+			{Kind: SieveDiffers, Mailbox: "alice@contoso.example", Target: "alice", ItemKind: "rules", Folder: "Sieve",
+				TargetRef: "bascule", Field: "line 2", Expected: `if header :contains "subject" "Budget" {`, Actual: "# changed by hand",
+				Detail: `the active script "bascule" differs from the one migrate installs, first at line 2`},
 		},
+		ManualActions: []model.ManualAction{{Mailbox: "alice@contoso.example", What: "SendAs for bob@contoso.example",
+			Why: "IMAP and DAV have no send-as right", Instruction: "Allow bob to send mail with alice@contoso.example as the From address."}},
+		NotVerifiable: []Problem{{Mailbox: "carol@contoso.example", Message: "the CalDAV/CardDAV server's sharing cannot be read back: 1 share(s) not verified"}},
 		Errors: []Problem{{Mailbox: "bob@contoso.example", Message: "not in the state store: it was never migrated"}},
 	}
 	finish(context.Background(), rep)
