@@ -128,11 +128,11 @@ func TestReportJSON(t *testing.T) {
 			WindowStart: ts.AddDate(-2, 0, 0), WindowEnd: ts.AddDate(2, 0, 0)},
 		Mailboxes: []MailboxReport{{ID: "u1", Address: "alice@contoso.example", Target: "alice", Differences: 4,
 			Settings: &SettingsReport{ACLFolders: 14, ACLEntries: 15, Collections: 3, Shares: 2, Sieve: "differs"}, Folders: []FolderReport{
-			{Kind: "mail", ID: "f1", Path: "Inbox", TargetName: "INBOX", Source: Count{12, 34000}, Store: Count{12, 35000},
-				Target: Count{11, 32000}, Checked: 11, Differences: 1},
-			{Kind: "calendar", ID: "c1", Path: "calendar: Calendar", TargetName: "/alice/calendar/", Source: Count{Items: 5},
-				Store: Count{Items: 5}, Target: Count{5, 4200}, Checked: 5, Occurrences: 140, Differences: 1},
-		}}},
+				{Kind: "mail", ID: "f1", Path: "Inbox", TargetName: "INBOX", Source: Count{12, 34000}, Store: Count{12, 35000},
+					Target: Count{11, 32000}, Checked: 11, Differences: 1},
+				{Kind: "calendar", ID: "c1", Path: "calendar: Calendar", TargetName: "/alice/calendar/", Source: Count{Items: 5},
+					Store: Count{Items: 5}, Target: Count{5, 4200}, Checked: 5, Occurrences: 140, Differences: 1},
+			}}},
 		Differences: []Difference{
 			{Kind: MissingOnTarget, Mailbox: "alice@contoso.example", Target: "alice", ItemKind: "mail", Folder: "Inbox", FolderID: "f1",
 				ItemID: "m7", Subject: "Budget", TargetRef: "INBOX;UIDVALIDITY=1700000000;UID=8", Detail: "the message is not on the target where it was written"},
@@ -149,7 +149,7 @@ func TestReportJSON(t *testing.T) {
 		ManualActions: []model.ManualAction{{Mailbox: "alice@contoso.example", What: "SendAs for bob@contoso.example",
 			Why: "IMAP and DAV have no send-as right", Instruction: "Allow bob to send mail with alice@contoso.example as the From address."}},
 		NotVerifiable: []Problem{{Mailbox: "carol@contoso.example", Message: "the CalDAV/CardDAV server's sharing cannot be read back: 1 share(s) not verified"}},
-		Errors: []Problem{{Mailbox: "bob@contoso.example", Message: "not in the state store: it was never migrated"}},
+		Errors:        []Problem{{Mailbox: "bob@contoso.example", Message: "not in the state store: it was never migrated"}},
 	}
 	finish(context.Background(), rep)
 	rep.Finished = ts.Add(90 * time.Second)
