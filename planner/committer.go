@@ -2,7 +2,6 @@ package planner
 
 import (
 	"context"
-	"time"
 
 	"github.com/bascule-migrate/bascule/state"
 )
@@ -70,8 +69,9 @@ func (c *committer) loop() {
 	for first := range c.ch {
 		batch := []commitReq{first}
 		n := len(first.items)
-		// Gather what is already queued, and wait a moment for more when the batch is small.
-		timer := time.NewTimer(time.Millisecond)
+		// Gather what is already queued, without waiting for more: requests that arrive
+		// while this batch commits form the next one. (Waiting a moment for company added
+		// that moment to every in-flight record, which each APPEND waits for.)
 	gather:
 		for n < maxCommitBatch {
 			select {
@@ -81,11 +81,10 @@ func (c *committer) loop() {
 				}
 				batch = append(batch, r)
 				n += len(r.items)
-			case <-timer.C:
+			default:
 				break gather
 			}
 		}
-		timer.Stop()
 		// A store that failed once is broken for this run: the error sticks, so that a
 		// fire-and-forget write that failed is reported to the next waiting caller too.
 		if sticky == nil {

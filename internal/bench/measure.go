@@ -25,6 +25,8 @@ type Result struct {
 	// PeakRSS in bytes; RSSHow says how it was measured.
 	PeakRSS int64
 	RSSHow  string
+	// CPU is the user+system time of the measured process (children: from rusage).
+	CPU time.Duration
 	Exact   *Exactness
 	Note    string
 	// Skipped says why the tool did not run ("" = it ran).
@@ -40,6 +42,12 @@ func (r Result) MBPerSec() float64 { return float64(r.Bytes) / 1e6 / r.Wall.Seco
 // RunChild runs cmd to its end and returns its wall time and peak RSS (wait4's rusage
 // Maxrss of the child, the largest resident set of the process tree waited for).
 func RunChild(cmd *exec.Cmd) (wall time.Duration, peak int64, out string, err error) {
+	wall, peak, _, out, err = RunChildCPU(cmd)
+	return wall, peak, out, err
+}
+
+// RunChildCPU is RunChild that also returns the child's CPU time (user + system).
+func RunChildCPU(cmd *exec.Cmd) (wall time.Duration, peak int64, cpu time.Duration, out string, err error) {
 	var buf bytes.Buffer
 	if cmd.Stdout == nil {
 		cmd.Stdout = &buf
@@ -53,9 +61,10 @@ func RunChild(cmd *exec.Cmd) (wall time.Duration, peak int64, out string, err er
 	if cmd.ProcessState != nil {
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 			peak = ru.Maxrss * 1024
+			cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 		}
 	}
-	return wall, peak, buf.String(), err
+	return wall, peak, cpu, buf.String(), err
 }
 
 // ResetPeakRSS resets this process's peak resident set (VmHWM) to its current RSS, so that
@@ -96,10 +105,10 @@ func Timed(ctx context.Context, fn func(context.Context) error) (time.Duration, 
 func PrintTable(w io.Writer, title string, results []Result) {
 	fmt.Fprintf(w, "\n%s\n", title)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "tool\tpass\twall\tmsgs/s\tMB/s\tpeak RSS\texactness\tnote")
+	fmt.Fprintln(tw, "tool\tpass\twall\tmsgs/s\tMB/s\tCPU\tpeak RSS\texactness\tnote")
 	for _, r := range results {
 		if r.Skipped != "" {
-			fmt.Fprintf(tw, "%s\t%s\t—\t—\t—\t—\t—\t%s\n", r.Tool, r.Pass, r.Skipped)
+			fmt.Fprintf(tw, "%s\t%s\t—\t—\t—\t—\t—\t—\t%s\n", r.Tool, r.Pass, r.Skipped)
 			continue
 		}
 		ex := "not checked"
@@ -113,8 +122,12 @@ func PrintTable(w io.Writer, title string, results []Result) {
 				rss += " (" + r.RSSHow + ")"
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%.2f s\t%.0f\t%.1f\t%s\t%s\t%s\n", r.Tool, r.Pass, r.Wall.Seconds(),
-			r.MsgsPerSec(), r.MBPerSec(), rss, ex, r.Note)
+		cpu := "—"
+		if r.CPU > 0 {
+			cpu = fmt.Sprintf("%.2f s", r.CPU.Seconds())
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%.2f s\t%.0f\t%.1f\t%s\t%s\t%s\t%s\n", r.Tool, r.Pass, r.Wall.Seconds(),
+			r.MsgsPerSec(), r.MBPerSec(), cpu, rss, ex, r.Note)
 	}
 	tw.Flush()
 	for _, pass := range []string{"first", "no-op"} {
@@ -154,4 +167,29 @@ func CommandOutputTail(s string, n int) string {
 // WithContext makes an exec.Cmd bound to ctx.
 func WithContext(ctx context.Context, name string, args ...string) *exec.Cmd {
 	return exec.CommandContext(ctx, name, args...)
+}
+
+// Best merges the results of several rounds: per tool, pass and note, the fastest run (its
+// CPU time with it), the largest peak RSS of any round, and the first round's exactness.
+func Best(results []Result) []Result {
+	var out []Result
+	idx := map[string]int{}
+	for _, r := range results {
+		k := r.Tool + "\x00" + r.Pass + "\x00" + r.Note
+		i, ok := idx[k]
+		if !ok {
+			idx[k] = len(out)
+			out = append(out, r)
+			continue
+		}
+		b := &out[i]
+		if r.Skipped == "" && r.Wall < b.Wall {
+			b.Wall, b.CPU = r.Wall, r.CPU
+		}
+		b.PeakRSS = max(b.PeakRSS, r.PeakRSS)
+		if b.Exact == nil {
+			b.Exact = r.Exact
+		}
+	}
+	return out
 }
