@@ -26,9 +26,9 @@ type Result struct {
 	PeakRSS int64
 	RSSHow  string
 	// CPU is the user+system time of the measured process (children: from rusage).
-	CPU time.Duration
-	Exact   *Exactness
-	Note    string
+	CPU   time.Duration
+	Exact *Exactness
+	Note  string
 	// Skipped says why the tool did not run ("" = it ran).
 	Skipped string
 }
