@@ -28,7 +28,7 @@ func findingCodes() map[string][]string {
 		"finding.": {audit.CodeMailboxError, audit.CodeOverLimit, audit.CodeLargeItems, audit.CodeFolderName, audit.CodeFolderNameLong,
 			audit.CodeFolderCaseDup, audit.CodeFolderDeep, audit.CodeRuleNotSieve, audit.CodeAutoReply, audit.CodeArchive, audit.CodeSharedMailbox,
 			audit.CodeResourceMailbox, audit.CodeDelegations, audit.CodeExternalGrantee, audit.CodeBudgetBound, audit.CodeTenantEstimate,
-			audit.CodeSendAsDelegation},
+			audit.CodeSendAsDelegation, audit.CodeOverLimitUnknown},
 		"planfinding.": {waves.FindingGroupOverWindow, waves.FindingGroupOverCap, waves.FindingPinnedOverWindow, waves.FindingPinnedOverCap,
 			waves.FindingUnmappedLink, waves.FindingUnsized, waves.FindingEmptyWave, waves.FindingOverlap, waves.FindingExportProblem},
 	}

@@ -1,0 +1,74 @@
+package reports
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestEveryFindingCodeListed reads the audit and waves packages' sources: every exported
+// string constant named Code… (audit) or Finding… (waves) must be among the codes the
+// catalogue test checks, so a finding added there cannot reach a report untranslated.
+func TestEveryFindingCodeListed(t *testing.T) {
+	listed := findingCodes()
+	for _, c := range []struct{ dir, prefix, key string }{
+		{"../planner/audit", "Code", "finding."},
+		{"../planner/waves", "Finding", "planfinding."},
+	} {
+		found := constStrings(t, c.dir, c.prefix)
+		if len(found) == 0 {
+			t.Fatalf("no %s… constant found in %s: the scan is broken", c.prefix, c.dir)
+		}
+		for name, v := range found {
+			if !slices.Contains(listed[c.key], v) {
+				t.Errorf("%s.%s = %q is not in findingCodes()[%q]: add it there and to both catalogues", filepath.Base(c.dir), name, v, c.key)
+			}
+		}
+	}
+}
+
+// constStrings returns the exported string constants of the non-test files in dir whose
+// names start with prefix, by name.
+func constStrings(t *testing.T, dir, prefix string) map[string]string {
+	t.Helper()
+	fset := token.NewFileSet()
+	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		af, err := parser.ParseFile(fset, f, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range af.Decls {
+			gd, ok := d.(*ast.GenDecl)
+			if !ok || gd.Tok != token.CONST {
+				continue
+			}
+			for _, s := range gd.Specs {
+				vs := s.(*ast.ValueSpec)
+				for i, n := range vs.Names {
+					if !strings.HasPrefix(n.Name, prefix) || !n.IsExported() || i >= len(vs.Values) {
+						continue
+					}
+					if lit, ok := vs.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+						if v, err := strconv.Unquote(lit.Value); err == nil {
+							out[n.Name] = v
+						}
+					}
+				}
+			}
+		}
+	}
+	return out
+}
