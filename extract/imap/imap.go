@@ -298,6 +298,12 @@ func (s *Source) Mailboxes(ctx context.Context, sel extract.Selection) ([]model.
 	type result struct {
 		err error
 	}
+	var accounts map[string]bool
+	if s.cfg.Auth == AuthPlainAuthzid {
+		if l, ok := s.accounts(ctx); ok {
+			accounts = l
+		}
+	}
 	res := make([]result, len(uniq))
 	sem := make(chan struct{}, 8)
 	var wg sync.WaitGroup
@@ -314,6 +320,14 @@ func (s *Source) Mailboxes(ctx context.Context, sel extract.Selection) ([]model.
 			}
 			defer func() { <-sem }()
 			mbx := model.Mailbox{ID: strings.ToLower(a), Address: a}
+			if accounts != nil {
+				if !accounts[strings.ToLower(s.login(a))] {
+					// Not even a login for it: servers that create an account at its first
+					// login (Cyrus' autocreate) would make one.
+					res[i].err = fmt.Errorf("%q is not among the accounts %s lists to its admin: %w", a, s.cfg.Addr, errNoAccount)
+					return
+				}
+			}
 			p := s.pool(mbx)
 			c, err := p.dial(ctx)
 			if err != nil {
@@ -376,6 +390,40 @@ func (s *Source) Mailboxes(ctx context.Context, sel extract.Selection) ([]model.
 			s.cfg.Addr, strings.Join(refused, ", "), s.authHint(), model.ErrNotFound)
 	}
 	return out, nil
+}
+
+// accounts lists the server's accounts as the admin's own session sees them: its
+// other-users namespace (RFC 2342) shows each account's INBOX under its login (Cyrus admins
+// see "user/<login>"). ok is false when the admin has no such view (Dovecot's master users
+// cannot log in as themselves): then logins alone decide. Logins compare without case.
+func (s *Source) accounts(ctx context.Context) (logins map[string]bool, ok bool) {
+	p := newPool(s, "")
+	p.admin = true
+	c, err := p.dial(ctx)
+	if err != nil {
+		return nil, false
+	}
+	defer func() {
+		c.c.Logout().Wait()
+		c.close()
+	}()
+	if !s.has(c, imap.CapNamespace) {
+		return nil, false
+	}
+	ns, err := c.c.Namespace().Wait()
+	if err != nil || len(ns.Other) == 0 || ns.Other[0].Prefix == "" {
+		return nil, false
+	}
+	prefix := ns.Other[0].Prefix
+	l, err := c.c.List("", prefix+"%", nil).Collect()
+	if err != nil {
+		return nil, false
+	}
+	logins = map[string]bool{}
+	for _, d := range l {
+		logins[strings.ToLower(strings.TrimPrefix(d.Mailbox, prefix))] = true
+	}
+	return logins, true
 }
 
 // errNoAccount: the login worked but there is no account behind it.

@@ -51,6 +51,7 @@ func (c *conn) close() {
 type pool struct {
 	s     *Source
 	login string
+	admin bool // the admin's own session (no user): Mailboxes' account check
 
 	mu       sync.Mutex
 	cond     *sync.Cond
@@ -103,11 +104,14 @@ func (p *pool) dial(ctx context.Context) (*conn, error) {
 		return nil, model.Retryable(fmt.Errorf("%s: no greeting: %w", cfg.Addr, err))
 	}
 	user := p.login
-	switch cfg.Auth {
-	case AuthMaster:
+	switch {
+	case p.admin:
+		user = cfg.AdminUser
+		err = c.Authenticate(sasl.NewPlainClient("", cfg.AdminUser, cfg.AdminPassword))
+	case cfg.Auth == AuthMaster:
 		name := strings.ReplaceAll(strings.ReplaceAll(cfg.MasterFormat, "{user}", user), "{admin}", cfg.AdminUser)
 		err = c.Login(name, cfg.AdminPassword).Wait()
-	case AuthPlainAuthzid:
+	case cfg.Auth == AuthPlainAuthzid:
 		err = c.Authenticate(sasl.NewPlainClient(user, cfg.AdminUser, cfg.AdminPassword))
 	default:
 		pw, ok := cfg.Passwords[user]

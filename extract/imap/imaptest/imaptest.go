@@ -106,6 +106,7 @@ type Seeded struct {
 	Size        int64
 	Flags       []imap.Flag
 	Date        time.Time
+	Body        []byte // the bytes appended
 }
 
 // Dial connects in plaintext (loopback test servers) and logs in.
@@ -158,7 +159,7 @@ func Append(c *imapclient.Client, m Message) (Seeded, error) {
 	}
 	sum := sha256.Sum256(m.Body)
 	return Seeded{Folder: m.Folder, UIDValidity: d.UIDValidity, UID: uint32(d.UID), SHA256: hex.EncodeToString(sum[:]),
-		Size: int64(len(m.Body)), Flags: m.Flags, Date: m.Date}, nil
+		Size: int64(len(m.Body)), Flags: m.Flags, Date: m.Date, Body: m.Body}, nil
 }
 
 // Seed creates the folders of msgs and appends them in order.
