@@ -392,10 +392,11 @@ func (s *Source) Mailboxes(ctx context.Context, sel extract.Selection) ([]model.
 	return out, nil
 }
 
-// accounts lists the server's accounts as the admin's own session sees them: its
-// other-users namespace (RFC 2342) shows each account's INBOX under its login (Cyrus admins
-// see "user/<login>"). ok is false when the admin has no such view (Dovecot's master users
-// cannot log in as themselves): then logins alone decide. Logins compare without case.
+// accounts lists the server's accounts as a Cyrus admin's own session sees them: its
+// other-users namespace (RFC 2342) shows every account's INBOX under its login
+// ("user/<login>"). ok is false on other servers (whose admins may see only what was shared
+// with them) or when the admin cannot log in as itself (Dovecot's master users): then logins
+// alone decide. Logins compare without case.
 func (s *Source) accounts(ctx context.Context) (logins map[string]bool, ok bool) {
 	p := newPool(s, "")
 	p.admin = true
@@ -407,7 +408,12 @@ func (s *Source) accounts(ctx context.Context) (logins map[string]bool, ok bool)
 		c.c.Logout().Wait()
 		c.close()
 	}()
-	if !s.has(c, imap.CapNamespace) {
+	if !s.has(c, imap.CapNamespace) || !s.has(c, imap.CapID) {
+		return nil, false
+	}
+	// Only a Cyrus admin is known to see every account there; elsewhere the other-users
+	// namespace may show only those that shared something.
+	if id, err := c.c.ID(&imap.IDData{Name: "bascule"}).Wait(); err != nil || id == nil || !strings.Contains(strings.ToLower(id.Name), "cyrus") {
 		return nil, false
 	}
 	ns, err := c.c.Namespace().Wait()
