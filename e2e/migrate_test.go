@@ -2,8 +2,10 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -143,7 +145,8 @@ func TestDelta(t *testing.T) {
 		}
 	}
 	e.sim.ResetCounts()
-	r := e.migrate("--deletes", "mirror", "--output", "json")
+	reportDir := filepath.Join(e.dir, "rapport")
+	r := e.migrate("--deletes", "mirror", "--output", "json", "--report-dir", reportDir, "--lang", "fr")
 	counts := e.sim.Counts()
 	if counts["message.value"] != 5 {
 		t.Errorf("delta fetched %d bodies, want exactly the 5 new ones (counts %v)", counts["message.value"], counts)
@@ -156,6 +159,28 @@ func TestDelta(t *testing.T) {
 		t.Errorf("delta totals = %v, want written 5, updated 10, deleted 3", tot)
 	}
 	e.verify()
+
+	// --report-dir wrote the run report of both passes: the newest run is this delta.
+	var rep struct {
+		Runs []struct {
+			Command                   string
+			Written, Updated, Deleted float64
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(reportDir, "run.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Runs) != 2 || rep.Runs[0].Written != 5 || rep.Runs[0].Updated != 10 || rep.Runs[0].Deleted != 3 {
+		t.Errorf("run.json runs = %+v, want 2 runs, the newest writing 5, updating 10, deleting 3", rep.Runs)
+	}
+	html, err := os.ReadFile(filepath.Join(reportDir, "run.html"))
+	if err != nil || !strings.Contains(string(html), `lang="fr"`) {
+		t.Errorf("run.html: %v (French: %v)", err, strings.Contains(string(html), `lang="fr"`))
+	}
 }
 
 // TestDeltaInterrupted interrupts delta passes in the middle of a page (SIGINT, then

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -13,6 +14,7 @@ import (
 	graphsrc "github.com/bascule-migrate/bascule/extract/graph"
 	imapsink "github.com/bascule-migrate/bascule/load/imap"
 	"github.com/bascule-migrate/bascule/planner"
+	"github.com/bascule-migrate/bascule/reports"
 )
 
 // SourceOptions choose and reach the source tenant.
@@ -139,6 +141,8 @@ type MigrateOptions struct {
 	ItemParallel    int
 	MaxMessageSize  int64
 	SpoolDir        string
+
+	Report ReportDirOptions // migrate only (its flags are added by newMigrateCommand)
 }
 
 func (o *MigrateOptions) AddFlags(cmd *cobra.Command) {
@@ -206,14 +210,15 @@ Exit codes: 0 done, 1 usage/configuration error, 2 some items failed (listed),
   bascule migrate --source ews --autodiscover admin@contoso.fr --ews-user 'CONTOSO\svc-bascule' \
       --ca-file contoso-ca.pem --mapping wave1.csv --imap-addr imap.example.fr:143 --imap-admin-user admin
 
-  # Final delta at cutover, mirroring deletions
-  bascule migrate --config bascule.yaml --deletes mirror`,
+  # Final delta at cutover, mirroring deletions, and the run report in French
+  bascule migrate --config bascule.yaml --deletes mirror --report-dir rapport/ --lang fr`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runMigrate(cmd.Context(), o, g, cmd)
 		},
 	}
 	o.AddFlags(cmd)
+	o.Report.AddFlags(cmd, "run")
 	return cmd
 }
 
@@ -233,7 +238,30 @@ func runMigrate(ctx context.Context, o *MigrateOptions, g *GlobalOptions, cmd *c
 		command = "migrate --dry-run"
 	}
 	popts.Store, popts.Command = store, command
-	return execute(ctx, g, cmd, popts)
+	if err := o.Report.check(); err != nil {
+		return &exitError{code: exitConfig, err: err}
+	}
+	err = execute(ctx, g, cmd, popts)
+	if o.Report.Dir != "" && !o.DryRun && !errors.Is(err, context.Canceled) {
+		// The run report covers every run the state file holds, this one included.
+		rep, rerr := reports.BuildRun(ctx, store, time.Now())
+		var files []string
+		if rerr == nil {
+			files, rerr = o.Report.write(func(dir string, opts reports.Options) (*reports.Result, error) {
+				return reports.WriteRun(dir, rep, opts)
+			})
+		}
+		if rerr != nil {
+			if err == nil {
+				err = &exitError{code: exitConfig, err: rerr}
+			} else {
+				fmt.Fprintln(cmd.ErrOrStderr(), "bascule:", rerr)
+			}
+		} else if g.Output != "json" {
+			fmt.Fprintf(cmd.ErrOrStderr(), "Report written: %s\n", strings.Join(files, ", "))
+		}
+	}
+	return err
 }
 
 // execute runs a planned migration with progress display and prints its result.

@@ -17,6 +17,7 @@ import (
 	"github.com/bascule-migrate/bascule/extract/exchangecsv"
 	"github.com/bascule-migrate/bascule/planner"
 	"github.com/bascule-migrate/bascule/planner/waves"
+	"github.com/bascule-migrate/bascule/reports"
 )
 
 func init() { registerCommand(newPlanCommand) }
@@ -35,9 +36,11 @@ type PlanOptions struct {
 	Waves            int
 	MaxWaveMailboxes int
 	List             bool
+	Report           ReportDirOptions
 }
 
 func (o *PlanOptions) AddFlags(cmd *cobra.Command) {
+	o.Report.AddFlags(cmd, "plan")
 	f := cmd.Flags()
 	f.StringVar(&o.Audit, "audit", "", "audit report (bascule audit --output json > audit.json): mailbox sizes, estimates and delegations")
 	f.StringVar(&o.ExchangeCSV, "exchange-csv-dir", "", "directory holding the Exchange permission exports (mailboxes.csv, mailbox-permissions.csv, recipient-permissions.csv, folder-permissions.csv): delegations, with or instead of --audit")
@@ -77,8 +80,10 @@ pins, or an unreadable input.`,
   bascule plan --audit audit.json --mapping users.csv --window 48h --workers 2 \
       --start 2026-12-04T20:00:00+01:00 --every 168h
 
-  # Without an audit: delegations from Exchange's exports, 200 mailboxes per wave
-  bascule plan --exchange-csv-dir exports/ --mapping users.csv --max-wave-mailboxes 200
+  # Without an audit: delegations from Exchange's exports, 200 mailboxes per wave,
+  # and the plan report (timeline, delegation groups) in French
+  bascule plan --exchange-csv-dir exports/ --mapping users.csv --max-wave-mailboxes 200 \
+      --report-dir rapport/ --lang fr
 
   # The schedule as JSON (the plan itself), nothing written
   bascule plan --audit audit.json --mapping users.csv --out - --output json
@@ -101,6 +106,9 @@ func runPlan(_ context.Context, o *PlanOptions, g *GlobalOptions, cmd *cobra.Com
 	}
 	if o.Audit == "" && o.ExchangeCSV == "" {
 		return usage(errors.New("give --audit audit.json (sizes and delegations) and/or --exchange-csv-dir DIR (delegations): without either, no delegation group could be kept together"))
+	}
+	if err := o.Report.check(); err != nil {
+		return usage(err)
 	}
 	if o.Workers < 1 || o.MailboxParallel < 1 || o.Waves < 0 || o.MaxWaveMailboxes < 0 || o.Window < 0 || o.Every < 0 {
 		return usage(errors.New("--workers and --mailbox-parallel must be at least 1; --waves, --max-wave-mailboxes, --window and --every not negative"))
@@ -181,6 +189,17 @@ func runPlan(_ context.Context, o *PlanOptions, g *GlobalOptions, cmd *cobra.Com
 			}
 		} else if err := os.WriteFile(o.Out, buf.Bytes(), 0o644); err != nil {
 			return usage(fmt.Errorf("--out: %w", err))
+		}
+	}
+	if o.Report.Dir != "" {
+		files, err := o.Report.write(func(dir string, opts reports.Options) (*reports.Result, error) {
+			return reports.WritePlan(dir, plan, opts)
+		})
+		if err != nil {
+			return usage(err)
+		}
+		if g.Output != "json" {
+			fmt.Fprintf(cmd.ErrOrStderr(), "Report written: %s\n", strings.Join(files, ", "))
 		}
 	}
 	if g.Output == "json" {

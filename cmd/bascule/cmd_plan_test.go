@@ -94,3 +94,26 @@ func TestParseStart(t *testing.T) {
 		t.Errorf("parseStart(local) = %v, %v", got, err)
 	}
 }
+
+// TestPlanReportDir: --report-dir writes the plan report (HTML in the chosen language, the
+// CSVs, the JSON) next to plan.yaml; a bad --lang is a usage error before any work.
+func TestPlanReportDir(t *testing.T) {
+	dir := t.TempDir()
+	rep := filepath.Join(dir, "rapport")
+	args := []string{"plan", "--audit", filepath.Join(planTestdata, "audit.json"), "--mapping", filepath.Join(planTestdata, "mapping.csv"),
+		"--out", filepath.Join(dir, "plan.yaml"), "--report-dir", rep}
+	code, text := run(t, append(args, "--lang", "fr")...)
+	if code != 0 {
+		t.Fatalf("plan exit %d:\n%s", code, text)
+	}
+	html, err := os.ReadFile(filepath.Join(rep, "plan.html"))
+	if err != nil || !strings.Contains(string(html), `lang="fr"`) || !strings.Contains(string(html), "<svg") {
+		t.Errorf("plan.html: %v (French, with charts: %v)", err, err == nil && strings.Contains(string(html), `lang="fr"`))
+	}
+	if _, err := os.Stat(filepath.Join(rep, "plan.json")); err != nil {
+		t.Error(err)
+	}
+	if code, text := run(t, append(args, "--lang", "de")...); code != exitConfig || !strings.Contains(text, "--lang") {
+		t.Errorf("--lang de: exit %d\n%s", code, text)
+	}
+}
