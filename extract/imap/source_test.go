@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/bascule-migrate/bascule/extract"
-	"github.com/bascule-migrate/bascule/extract/sourcetest"
 	"github.com/bascule-migrate/bascule/model"
 )
 
@@ -195,8 +194,6 @@ func TestTLSNoneRefusedBeyondLoopback(t *testing.T) {
 		t.Errorf("New(TLS none on loopback) = %v", err)
 	}
 }
-
-type sourcetestMailbox = sourcetest.MailboxTruth
 
 func openHash(ctx context.Context, src *Source, mbx model.Mailbox, id string) (string, int64, error) {
 	rc, err := src.Open(ctx, mbx, model.Message{ID: id})
