@@ -181,7 +181,10 @@ func runAudit(ctx context.Context, o *AuditOptions, g *GlobalOptions, cmd *cobra
 			cfg.Types[strings.ToLower(m.Address)] = audit.TypeOf(m.RecipientTypeDetails)
 		}
 	}
+	prog := newCountProgress(g, cmd.ErrOrStderr(), "mailboxes audited")
+	cfg.Progress = prog.Done
 	rep, err := audit.Run(ctx, cfg)
+	prog.Wait()
 	if err != nil {
 		if ctx.Err() != nil {
 			return &exitError{code: exitInterrupted, err: errors.New("interrupted; the audit writes nothing, run it again")}

@@ -124,3 +124,53 @@ func (l *logProgress) Wait() {
 	l.once.Do(func() { close(l.stop) })
 	<-l.done
 }
+
+// countProgress shows how many of a known number of things (mailboxes audited, verified)
+// are done: one bar on a terminal, a log line every 10 s otherwise.
+type countProgress struct {
+	bar  *mpb.Bar
+	p    *mpb.Progress
+	log  *slog.Logger
+	what string
+	mu   sync.Mutex
+	last time.Time
+}
+
+func newCountProgress(g *GlobalOptions, w io.Writer, what string) *countProgress {
+	c := &countProgress{log: g.logger, what: what, last: time.Now()}
+	if g.interactive() {
+		c.p = mpb.New(mpb.WithOutput(w), mpb.WithWidth(40))
+	}
+	return c
+}
+
+// Done records that done of total are finished (address is the last one).
+func (c *countProgress) Done(address string, done, total int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.p != nil {
+		if c.bar == nil {
+			c.bar = c.p.AddBar(int64(total), mpb.PrependDecorators(decor.Name(c.what, decor.WCSyncSpaceR), decor.CountersNoUnit("%d/%d", decor.WCSyncSpace)),
+				mpb.AppendDecorators(decor.Percentage(decor.WCSyncSpace), decor.Name(" "), decor.AverageETA(decor.ET_STYLE_GO)))
+		}
+		c.bar.SetCurrent(int64(done))
+		return
+	}
+	if done == total || time.Since(c.last) >= 10*time.Second {
+		c.last = time.Now()
+		c.log.Info(c.what, "done", done, "of", total, "last", address)
+	}
+}
+
+// Wait ends the display.
+func (c *countProgress) Wait() {
+	if c.p == nil {
+		return
+	}
+	c.mu.Lock()
+	if c.bar != nil && !c.bar.Completed() {
+		c.bar.Abort(false)
+	}
+	c.mu.Unlock()
+	c.p.Wait()
+}

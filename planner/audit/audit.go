@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bascule-migrate/bascule/extract"
@@ -62,6 +63,9 @@ type Config struct {
 	// mailbox id and in all.
 	Requests func() (perMailbox map[string]int64, total int64)
 	Logger   *slog.Logger
+	// Progress (optional) is called after each mailbox is audited, from many goroutines,
+	// with how many of the total are done.
+	Progress func(address string, done, total int)
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
 }
@@ -117,6 +121,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	var fatal error
 	fatals := 0
 	sem := make(chan struct{}, cfg.Parallel)
+	var done atomic.Int64
 	for i, mbx := range mbxs {
 		select {
 		case sem <- struct{}{}:
@@ -139,6 +144,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 				cfg.Logger.Warn("audit: mailbox not fully audited", "mailbox", mbx.Address, "err", err)
 			}
 			rep.Mailboxes[i], works[i] = m, w
+			if cfg.Progress != nil {
+				cfg.Progress(mbx.Address, int(done.Add(1)), len(mbxs))
+			}
 		})
 	}
 	wg.Wait()
