@@ -224,3 +224,14 @@ func PlanSieve(in SievePlanInput) (sieve.Result, []model.ManualAction, error) {
 	}
 	return res, manual, nil
 }
+
+// GrantProblemActions are the manual actions of the grant exports' entries that could not be
+// resolved (Options.GrantProblems), listed once per run (no mailbox), as Run lists them.
+func GrantProblemActions(problems []string) []model.ManualAction {
+	var out []model.ManualAction
+	for _, p := range problems {
+		out = append(out, model.ManualAction{What: "permission export entry", Why: p,
+			Instruction: "grant the equivalent right by hand, or fix the identity in the export and run again"})
+	}
+	return out
+}

@@ -199,7 +199,7 @@ func runVerify(ctx context.Context, o *VerifyOptions, g *GlobalOptions, cmd *cob
 			return usage(err)
 		}
 		if exp != nil {
-			vo.Grants = exp
+			vo.Grants, vo.GrantProblems = exp, exp.Problems()
 		}
 	}
 	if w.rules {

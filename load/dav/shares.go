@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/bascule-migrate/bascule/load"
+	"github.com/bascule-migrate/bascule/model"
 )
 
 // Shares reads the collection at href's access list back (one OPTIONS, one Depth 0
@@ -26,8 +27,9 @@ func (r *Reader) Shares(ctx context.Context, href string) (map[string]string, er
 		return nil, err
 	}
 	if !caps["access-control"] && !caps["resource-sharing"] {
-		return nil, fmt.Errorf("%w: dav: the server offers neither WebDAV ACL (RFC 3744) nor resource sharing on %s (DAV: %s): its sharing is set outside DAV",
-			load.ErrUnsupported, href, clip(header, 200))
+		// The words of Share's refusal, so that both name the same thing the same way.
+		return nil, model.Permanent(fmt.Errorf("%w: dav: the server offers neither WebDAV ACL (RFC 3744) nor resource sharing on %s (DAV: %s): its access rights are set outside DAV (Radicale: a static rights file)",
+			load.ErrUnsupported, href, clip(header, 200)))
 	}
 	aces, err := w.readACL(ctx, href)
 	if err != nil {

@@ -60,9 +60,11 @@ type Options struct {
 	// the active Sieve script (through Sieve) with the one migrate installs, under SievePolicy.
 	Permissions bool
 	Grants      planner.GrantSource
-	Rules       bool
-	Sieve       *sievesink.Client
-	SievePolicy planner.SievePolicy
+	// GrantProblems are the exports' entries that could not be resolved: manual actions.
+	GrantProblems []string
+	Rules         bool
+	Sieve         *sievesink.Client
+	SievePolicy   planner.SievePolicy
 
 	MailboxParallel int
 	Logger          *slog.Logger
@@ -99,6 +101,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	if o.Permissions {
 		rep.Options.Kinds = append(rep.Options.Kinds, itemPermissions)
+		rep.ManualActions = append(rep.ManualActions, planner.GrantProblemActions(o.GrantProblems)...)
 	}
 	if o.Rules {
 		rep.Options.Kinds = append(rep.Options.Kinds, itemRules)
