@@ -703,4 +703,32 @@ func testVerifySettings(t *testing.T, server string) {
 	if !gotSieve {
 		t.Errorf("no sieve_differs at line 2 of %s's script", sieveOwner)
 	}
+
+	// The text output says the same, with what was compared.
+	a := e.setArgs("--all", "--window-start", windowStart.Format("2006-01-02"), "--window-end", windowEnd.Format("2006-01-02"))
+	a[0] = "verify"
+	tr := e.runSetCommand(a)
+	for _, want := range []string{"Verdict: differences", "[right_missing]", "[sieve_differs]", "Permissions: ", "Manual actions ("} {
+		if !strings.Contains(tr.stdout, want) {
+			t.Errorf("text verify (exit %d) lacks %q:\n%s", tr.code, want, tail(tr.stdout, 3000))
+		}
+	}
+	if tr.code != 2 {
+		t.Errorf("text verify: exit %d, want 2", tr.code)
+	}
+}
+
+// runSetCommand runs the binary with args (the Dovecot admin password in its environment).
+func (e *setEnv) runSetCommand(args []string) runResult {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmd := e.command(ctx, args...)
+	cmd.Env = append(cmd.Env, "BASCULE_IMAP_ADMIN_PASSWORD="+e.dovecot.MasterPass)
+	out, err := cmd.Output()
+	code := 0
+	if err != nil {
+		code = cmd.ProcessState.ExitCode()
+	}
+	return runResult{code: code, stdout: string(out)}
 }

@@ -359,6 +359,31 @@ func printVerify(w io.Writer, g *GlobalOptions, rep *verify.Report) error {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%d\t%d\t%s\n", m.Address, m.Target, len(m.Folders), src, dst, humanBytes(bytes), checked, occ, diffs)
 	}
 	tw.Flush()
+	var acls, aclFolders, shares, cols int
+	sieves := map[string]int{}
+	settings := false
+	for _, m := range rep.Mailboxes {
+		if s := m.Settings; s != nil {
+			settings = true
+			acls, aclFolders, shares, cols = acls+s.ACLEntries, aclFolders+s.ACLFolders, shares+s.Shares, cols+s.Collections
+			if s.Sieve != "" {
+				sieves[s.Sieve]++
+			}
+		}
+	}
+	if settings {
+		fmt.Fprintf(w, "\nPermissions: %d ACL entries in %d folder(s), %d share(s) in %d collection(s) compared", acls, aclFolders, shares, cols)
+		if len(sieves) > 0 {
+			var parts []string
+			for _, k := range []string{"same", "differs", "missing", "extra", "none", "user_script_kept", "not_verifiable"} {
+				if n := sieves[k]; n > 0 {
+					parts = append(parts, fmt.Sprintf("%s %d", k, n))
+				}
+			}
+			fmt.Fprintf(w, "; Sieve scripts: %s", strings.Join(parts, ", "))
+		}
+		fmt.Fprintln(w)
+	}
 	if len(rep.Differences) > 0 {
 		fmt.Fprintf(w, "\n%d difference(s):\n", len(rep.Differences))
 		for i, d := range rep.Differences {
