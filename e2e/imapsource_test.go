@@ -114,14 +114,16 @@ func snapshotOf(t *testing.T, d *testenv.DovecotServer, user string) *imapcheck.
 	return s
 }
 
-// key is what must survive the copy: the bytes, the system flags, the INTERNALDATE.
+// key is what must survive the copy: the bytes, every flag and keyword (but the session's
+// \Recent), the INTERNALDATE.
 func key(m imapcheck.Message) string {
 	var fl []string
-	for _, f := range []imap.Flag{imap.FlagSeen, imap.FlagFlagged, imap.FlagAnswered, imap.FlagDraft} {
-		if m.Has(f) {
-			fl = append(fl, string(f))
+	for _, f := range m.Flags {
+		if !strings.EqualFold(string(f), `\Recent`) {
+			fl = append(fl, strings.ToLower(string(f)))
 		}
 	}
+	slices.Sort(fl)
 	return fmt.Sprintf("%s %d %s %d", m.SHA256, m.Size, strings.Join(fl, ","), m.InternalDate.Unix())
 }
 
@@ -302,6 +304,9 @@ func TestIMAPSourceDelta(t *testing.T) {
 	}
 	flip(imap.StoreFlagsAdd, imap.UIDSetNum(1, 2, 3), imap.FlagFlagged)
 	flip(imap.StoreFlagsDel, imap.UIDSetNum(1, 2, 3, 4), imap.FlagSeen)
+	flip(imap.StoreFlagsAdd, imap.UIDSetNum(7, 8), "$Client_Dupont")
+	flip(imap.StoreFlagsAdd, imap.UIDSetNum(9), "$Forwarded")
+	flip(imap.StoreFlagsDel, imap.UIDSetNum(7, 8, 9, 10, 11, 12), "$Label1")
 	flip(imap.StoreFlagsAdd, imap.UIDSetNum(5, 6), imap.FlagDeleted)
 	if err := c.UIDExpunge(imap.UIDSetNum(5, 6)).Close(); err != nil {
 		t.Fatal(err)

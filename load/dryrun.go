@@ -55,7 +55,7 @@ func (dryRunWriter) Lookup(context.Context, FolderRef, model.Message, int64, str
 	return ItemRef{}, fmt.Errorf("dry-run: %w", model.ErrNotFound)
 }
 
-func (dryRunWriter) SetFlags(context.Context, ItemRef, model.Flags) error {
+func (dryRunWriter) SetFlags(context.Context, ItemRef, model.Flags, model.Flags) error {
 	return model.Permanent(errDryRun)
 }
 func (dryRunWriter) Delete(context.Context, ItemRef) error { return model.Permanent(errDryRun) }

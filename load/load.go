@@ -65,9 +65,12 @@ type MailboxWriter interface {
 	// model.ErrNotFound (wrapped) when there is none.
 	Lookup(ctx context.Context, folder FolderRef, msg model.Message, size int64, sha256 string, exclude map[uint32]bool) (ItemRef, error)
 
-	// SetFlags replaces the system flags Bascule manages on one message. A vanished
+	// SetFlags changes the flags Bascule manages on one message from what the source had
+	// when the message was last written (from) to what it has now (to): the four system
+	// flags as in to; to's keywords added and from's keywords that to lacks removed. Any
+	// other flag or keyword (set on the target by someone else) is left alone. A vanished
 	// message wraps model.ErrNotFound.
-	SetFlags(ctx context.Context, ref ItemRef, flags model.Flags) error
+	SetFlags(ctx context.Context, ref ItemRef, from, to model.Flags) error
 
 	// Delete removes one message. A vanished message is not an error.
 	Delete(ctx context.Context, ref ItemRef) error

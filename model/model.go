@@ -53,6 +53,10 @@ type Flags struct {
 	Flagged  bool // flagged → \Flagged
 	Answered bool // replied / replied-all / forwarded → \Answered
 	Draft    bool // draft → \Draft
+	// Keywords are the message's IMAP keywords ($Forwarded, $Junk, $label1, user labels),
+	// sorted and separated by one space; "" for none and for sources without keywords
+	// (Graph, EWS). A string keeps Flags comparable with ==.
+	Keywords string
 }
 
 // Message is the metadata of one message; its RFC 5322 bytes travel separately as a stream.

@@ -39,7 +39,7 @@ func (m *mailboxRun) doUpdate(ctx context.Context, j job) {
 	}
 	if it.Flags != j.msg.Flags {
 		ref := load.ItemRef{Folder: load.FolderRef{Name: it.TargetFolder, UIDValidity: it.UIDValidity}, UID: it.UID}
-		err := m.retry(ctx, func() error { return m.w.SetFlags(ctx, ref, j.msg.Flags) })
+		err := m.retry(ctx, func() error { return m.w.SetFlags(ctx, ref, it.Flags, j.msg.Flags) })
 		if err != nil {
 			if errors.Is(err, model.ErrNotFound) {
 				// Gone from the target (deleted there by someone): write it again.

@@ -326,10 +326,16 @@ func (s *Source) fetchMeta(ctx context.Context, p *pool, folder string, validity
 	return out, nil
 }
 
-// modelFlags maps the IMAP system flags to the model's.
+// modelFlags maps the IMAP system flags to the model's and keeps the keywords (every flag
+// not starting with a backslash), sorted, without duplicates.
 func modelFlags(flags []imap.Flag) model.Flags {
 	var f model.Flags
+	var kw []string
 	for _, x := range flags {
+		if x != "" && x[0] != '\\' {
+			kw = append(kw, string(x))
+			continue
+		}
 		switch {
 		case strings.EqualFold(string(x), string(imap.FlagSeen)):
 			f.Seen = true
@@ -341,5 +347,7 @@ func modelFlags(flags []imap.Flag) model.Flags {
 			f.Draft = true
 		}
 	}
+	slices.Sort(kw)
+	f.Keywords = strings.Join(slices.Compact(kw), " ")
 	return f
 }

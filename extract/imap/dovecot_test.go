@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -116,9 +117,18 @@ func hasFlag(fs []imap.Flag, f imap.Flag) bool {
 	return slices.ContainsFunc(fs, func(x imap.Flag) bool { return strings.EqualFold(string(x), string(f)) })
 }
 
+// flagsOf is what the test appended, as the model holds it: system flags, and keywords
+// sorted and space-separated (written here independently of modelFlags).
 func flagsOf(fs []imap.Flag) model.Flags {
+	var kw []string
+	for _, f := range fs {
+		if !strings.HasPrefix(string(f), "\\") && !slices.Contains(kw, string(f)) {
+			kw = append(kw, string(f))
+		}
+	}
+	sort.Strings(kw)
 	return model.Flags{Seen: hasFlag(fs, imap.FlagSeen), Flagged: hasFlag(fs, imap.FlagFlagged),
-		Answered: hasFlag(fs, imap.FlagAnswered), Draft: hasFlag(fs, imap.FlagDraft)}
+		Answered: hasFlag(fs, imap.FlagAnswered), Draft: hasFlag(fs, imap.FlagDraft), Keywords: strings.Join(kw, " ")}
 }
 
 // truth is what the test knows the server holds.

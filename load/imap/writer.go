@@ -322,6 +322,9 @@ func imapFlags(f model.Flags) []imap.Flag {
 	if f.Draft {
 		fl = append(fl, imap.FlagDraft)
 	}
+	for _, k := range strings.Fields(f.Keywords) {
+		fl = append(fl, imap.Flag(k))
+	}
 	return fl
 }
 
@@ -546,10 +549,10 @@ func (w *writer) Lookup(ctx context.Context, folder load.FolderRef, msg model.Me
 	return load.ItemRef{Folder: load.FolderRef{Name: folder.Name, UIDValidity: uv}, UID: found}, nil
 }
 
-// SetFlags sets the four managed system flags of one message to flags, leaving any other
-// flag or keyword alone. A message that is not there (or a folder recreated since) wraps
-// model.ErrNotFound.
-func (w *writer) SetFlags(ctx context.Context, ref load.ItemRef, flags model.Flags) error {
+// SetFlags sets the four managed system flags of one message to those of to, adds to's
+// keywords and removes from's keywords that to lacks, leaving any other flag or keyword
+// alone. A message that is not there (or a folder recreated since) wraps model.ErrNotFound.
+func (w *writer) SetFlags(ctx context.Context, ref load.ItemRef, from, flags model.Flags) error {
 	w.selMu.Lock()
 	defer w.selMu.Unlock()
 	c, err := w.client(ctx)
@@ -566,7 +569,7 @@ func (w *writer) SetFlags(ctx context.Context, ref load.ItemRef, flags model.Fla
 	}
 	set := imapFlags(flags)
 	var unset []imap.Flag
-	all := imapFlags(model.Flags{Seen: true, Flagged: true, Answered: true, Draft: true})
+	all := imapFlags(model.Flags{Seen: true, Flagged: true, Answered: true, Draft: true, Keywords: from.Keywords})
 	for _, f := range all {
 		if !containsFlag(set, f) {
 			unset = append(unset, f)

@@ -400,7 +400,7 @@ func testFlagsDelete(t *testing.T, h Harness) {
 	}
 	body := []byte("From: a@example.org\r\nSubject: flags\r\n\r\nx\r\n")
 	otherBody := []byte("Subject: other\r\n\r\ny\r\n")
-	if _, err := w.Append(ctx, ref, item("1", body, model.Flags{Seen: true, Draft: true}, time.Now(), "")); err != nil {
+	if _, err := w.Append(ctx, ref, item("1", body, model.Flags{Seen: true, Draft: true, Keywords: "$Junk"}, time.Now(), "")); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := w.Append(ctx, ref, item("2", otherBody, model.Flags{}, time.Now(), "")); err != nil {
@@ -426,12 +426,23 @@ func testFlagsDelete(t *testing.T, h Harness) {
 		}
 		return testenv.StoredMessage{}, false
 	}
-	for _, want := range []model.Flags{{Flagged: true, Answered: true}, {Seen: true, Draft: true}, {}} {
-		if err := w.SetFlags(ctx, r, want); err != nil {
+	// The source's keywords follow: added, then removed when the source drops them; the
+	// keyword set on the target by someone else stays.
+	from := model.Flags{Seen: true, Draft: true, Keywords: "$Junk"}
+	if got, _ := stored(r.UID); !got.Has("$Junk") || !got.Has(imap.FlagSeen) || !got.Has(imap.FlagDraft) {
+		t.Errorf("appended with \\Seen \\Draft $Junk, stored with %v", got.Flags)
+	}
+	for _, want := range []model.Flags{{Flagged: true, Answered: true, Keywords: "$Forwarded $Work"}, {Seen: true, Draft: true, Keywords: "$Personal $Work"}, {}} {
+		if err := w.SetFlags(ctx, r, from, want); err != nil {
 			t.Fatalf("SetFlags(%+v) = %v", want, err)
 		}
+		from = want
 		got, _ := stored(r.UID)
-		for flag, on := range map[imap.Flag]bool{imap.FlagSeen: want.Seen, imap.FlagFlagged: want.Flagged, imap.FlagAnswered: want.Answered, imap.FlagDraft: want.Draft} {
+		expect := map[imap.Flag]bool{imap.FlagSeen: want.Seen, imap.FlagFlagged: want.Flagged, imap.FlagAnswered: want.Answered, imap.FlagDraft: want.Draft}
+		for _, k := range []imap.Flag{"$Junk", "$Forwarded", "$Work", "$Personal"} {
+			expect[k] = strings.Contains(" "+want.Keywords+" ", " "+string(k)+" ")
+		}
+		for flag, on := range expect {
 			if got.Has(flag) != on {
 				t.Errorf("after SetFlags(%+v) the flags are %v", want, got.Flags)
 				break
@@ -445,7 +456,7 @@ func testFlagsDelete(t *testing.T, h Harness) {
 		t.Errorf("SetFlags touched another message: %v", got.Flags)
 	}
 	missing := load.ItemRef{Folder: r.Folder, UID: r.UID + 1000}
-	if err := w.SetFlags(ctx, missing, model.Flags{Seen: true}); !errors.Is(err, model.ErrNotFound) {
+	if err := w.SetFlags(ctx, missing, model.Flags{}, model.Flags{Seen: true}); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("SetFlags on a missing UID = %v, want ErrNotFound", err)
 	}
 	if err := w.Delete(ctx, r); err != nil {

@@ -332,16 +332,16 @@ func (s *Store) Folders(ctx context.Context, mailbox string) ([]state.Folder, er
 }
 
 const itemColumns = `mailbox, id, folder_id, change_key, status, target_folder, uidvalidity, uid,
-	sha256, size, flags, message_id, received, attempts, last_error, updated, kind, href, etag`
+	sha256, size, flags, message_id, received, attempts, last_error, updated, kind, href, etag, keywords`
 
 const putItemSQL = `INSERT INTO items (` + itemColumns + `)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
 	ON CONFLICT (mailbox, id) DO UPDATE SET folder_id = excluded.folder_id,
 	change_key = excluded.change_key, status = excluded.status, target_folder = excluded.target_folder,
 	uidvalidity = excluded.uidvalidity, uid = excluded.uid, sha256 = excluded.sha256, size = excluded.size,
 	flags = excluded.flags, message_id = excluded.message_id, received = excluded.received,
 	attempts = excluded.attempts, last_error = excluded.last_error, updated = excluded.updated,
-	kind = excluded.kind, href = excluded.href, etag = excluded.etag`
+	kind = excluded.kind, href = excluded.href, etag = excluded.etag, keywords = excluded.keywords`
 
 // Flag bits of items.flags (as state/sqlite).
 const (
@@ -385,6 +385,7 @@ func encodeReceived(t time.Time) (*string, error) {
 }
 
 func scanItem(row pgx.Row) (state.Item, error) {
+	var keywords string
 	var it state.Item
 	var uv, uid, flags, attempts int64
 	var status, kind string
@@ -393,7 +394,7 @@ func scanItem(row pgx.Row) (state.Item, error) {
 	var msgID []byte
 	if err := row.Scan(&it.Mailbox, &it.ID, &it.FolderID, &it.ChangeKey, &status, &it.TargetFolder, &uv, &uid,
 		&it.SHA256, &it.Size, &flags, &msgID, &received, &attempts, &it.LastError, &updated,
-		&kind, &it.Href, &it.ETag); err != nil {
+		&kind, &it.Href, &it.ETag, &keywords); err != nil {
 		return state.Item{}, err
 	}
 	it.MessageID = string(msgID)
@@ -401,6 +402,7 @@ func scanItem(row pgx.Row) (state.Item, error) {
 	it.Status = state.Status(status)
 	it.UIDValidity, it.UID = uint32(uv), uint32(uid)
 	it.Flags = decodeFlags(flags)
+	it.Flags.Keywords = keywords
 	it.Attempts = int(attempts)
 	it.Updated = fromNanos(updated)
 	if received != nil {
@@ -463,7 +465,7 @@ func (s *Store) PutItems(ctx context.Context, items []state.Item) (err error) {
 		b.Queue(putItemSQL, it.Mailbox, it.ID, it.FolderID, it.ChangeKey, string(it.Status),
 			it.TargetFolder, int64(it.UIDValidity), int64(it.UID), it.SHA256, it.Size, encodeFlags(it.Flags),
 			[]byte(it.MessageID), rec, int64(it.Attempts), text(it.LastError), now,
-			string(it.Kind), it.Href, it.ETag)
+			string(it.Kind), it.Href, it.ETag, it.Flags.Keywords)
 	}
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {

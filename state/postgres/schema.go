@@ -114,6 +114,10 @@ CREATE TABLE leases (
 );
 CREATE INDEX leases_by_status ON leases (queue, status, address COLLATE "C");
 `,
+	// 4: IMAP keywords of mail items (model.Flags.Keywords: sorted, space-separated).
+	`
+ALTER TABLE items ADD COLUMN keywords TEXT NOT NULL DEFAULT '';
+`,
 }
 
 // migrate brings the database up to the last of migs, one transaction per migration, under

@@ -119,6 +119,10 @@ CREATE TABLE leases (
 ) STRICT;
 CREATE INDEX leases_by_status ON leases (queue, status, address);
 `,
+	// 4: IMAP keywords of mail items (model.Flags.Keywords: sorted, space-separated).
+	`
+ALTER TABLE items ADD COLUMN keywords TEXT NOT NULL DEFAULT '';
+`,
 }
 
 // migrate brings the database on conn up to the last of migs, one transaction per

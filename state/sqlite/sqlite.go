@@ -336,16 +336,16 @@ func (s *Store) Folders(ctx context.Context, mailbox string) ([]state.Folder, er
 }
 
 const itemColumns = `mailbox, id, folder_id, change_key, status, target_folder, uidvalidity, uid,
-	sha256, size, flags, message_id, received, attempts, last_error, updated, kind, href, etag`
+	sha256, size, flags, message_id, received, attempts, last_error, updated, kind, href, etag, keywords`
 
 const putItemSQL = `INSERT INTO items (` + itemColumns + `)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (mailbox, id) DO UPDATE SET folder_id = excluded.folder_id,
 	change_key = excluded.change_key, status = excluded.status, target_folder = excluded.target_folder,
 	uidvalidity = excluded.uidvalidity, uid = excluded.uid, sha256 = excluded.sha256, size = excluded.size,
 	flags = excluded.flags, message_id = excluded.message_id, received = excluded.received,
 	attempts = excluded.attempts, last_error = excluded.last_error, updated = excluded.updated,
-	kind = excluded.kind, href = excluded.href, etag = excluded.etag`
+	kind = excluded.kind, href = excluded.href, etag = excluded.etag, keywords = excluded.keywords`
 
 // Flag bits of items.flags.
 const (
@@ -389,6 +389,7 @@ func encodeReceived(t time.Time) (sql.NullString, error) {
 }
 
 func scanItem(sc interface{ Scan(...any) error }) (state.Item, error) {
+	var keywords string
 	var it state.Item
 	var uv, uid, flags, attempts int64
 	var status string
@@ -397,13 +398,14 @@ func scanItem(sc interface{ Scan(...any) error }) (state.Item, error) {
 	var kind string
 	if err := sc.Scan(&it.Mailbox, &it.ID, &it.FolderID, &it.ChangeKey, &status, &it.TargetFolder, &uv, &uid,
 		&it.SHA256, &it.Size, &flags, &it.MessageID, &received, &attempts, &it.LastError, &updated,
-		&kind, &it.Href, &it.ETag); err != nil {
+		&kind, &it.Href, &it.ETag, &keywords); err != nil {
 		return state.Item{}, err
 	}
 	it.Kind = model.CollectionKind(kind)
 	it.Status = state.Status(status)
 	it.UIDValidity, it.UID = uint32(uv), uint32(uid)
 	it.Flags = decodeFlags(flags)
+	it.Flags.Keywords = keywords
 	it.Attempts = int(attempts)
 	it.Updated = fromNanos(updated)
 	if received.Valid {
@@ -488,7 +490,7 @@ func (s *Store) PutItems(ctx context.Context, items []state.Item) (err error) {
 		if _, err := stmt.ExecContext(ctx, it.Mailbox, it.ID, it.FolderID, it.ChangeKey, string(it.Status),
 			it.TargetFolder, int64(it.UIDValidity), int64(it.UID), it.SHA256, it.Size, encodeFlags(it.Flags),
 			it.MessageID, received[i], int64(it.Attempts), it.LastError, now,
-			string(it.Kind), it.Href, it.ETag); err != nil {
+			string(it.Kind), it.Href, it.ETag, it.Flags.Keywords); err != nil {
 			return fmt.Errorf("state: put item %s/%s: %w", it.Mailbox, it.ID, err)
 		}
 	}

@@ -364,14 +364,15 @@ func fullItem(n int) state.Item {
 		UID:          math.MaxUint32 - uint32(n),
 		SHA256:       "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
 		Size:         1<<40 + int64(n),
-		Flags:        model.Flags{Seen: true, Flagged: n%2 == 0, Answered: true, Draft: n%3 == 0},
-		MessageID:    fmt.Sprintf("<%d.ünï@example.org>", n),
-		Received:     time.Date(2024, 2, 29, 23, 59, 59, 999999999, loc),
-		Attempts:     math.MaxInt32,
-		LastError:    "451 4.3.0 temporary failure: " + strings.Repeat("é", 5000),
-		Kind:         []model.CollectionKind{"", model.KindCalendar, model.KindContacts, model.KindTasks}[n%4],
-		Href:         fmt.Sprintf("/dav/calendars/user/ünï/Default/%d.ics", n),
-		ETag:         fmt.Sprintf(`W/"%d-é"`, n),
+		Flags: model.Flags{Seen: true, Flagged: n%2 == 0, Answered: true, Draft: n%3 == 0,
+			Keywords: []string{"", "$Forwarded", "$Forwarded $Junk $label1 NonJunk", "Étiquette"}[n%4]},
+		MessageID: fmt.Sprintf("<%d.ünï@example.org>", n),
+		Received:  time.Date(2024, 2, 29, 23, 59, 59, 999999999, loc),
+		Attempts:  math.MaxInt32,
+		LastError: "451 4.3.0 temporary failure: " + strings.Repeat("é", 5000),
+		Kind:      []model.CollectionKind{"", model.KindCalendar, model.KindContacts, model.KindTasks}[n%4],
+		Href:      fmt.Sprintf("/dav/calendars/user/ünï/Default/%d.ics", n),
+		ETag:      fmt.Sprintf(`W/"%d-é"`, n),
 	}
 }
 
