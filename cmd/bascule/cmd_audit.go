@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -17,7 +16,6 @@ import (
 	ewssrc "github.com/bascule-migrate/bascule/extract/ews"
 	"github.com/bascule-migrate/bascule/extract/exchangecsv"
 	graphsrc "github.com/bascule-migrate/bascule/extract/graph"
-	"github.com/bascule-migrate/bascule/planner"
 	"github.com/bascule-migrate/bascule/planner/audit"
 	"github.com/bascule-migrate/bascule/reports"
 )
@@ -102,34 +100,11 @@ audited, 3 blocking findings (e.g. items over --target-max-message-size).`,
 }
 
 func (o *AuditOptions) selection() (extract.Selection, error) {
-	var sel extract.Selection
-	n := 0
-	if o.Mapping != "" {
-		n++
-		f, err := os.Open(o.Mapping)
-		if err != nil {
-			return sel, fmt.Errorf("--mapping: %w", err)
-		}
-		defer f.Close()
-		entries, err := planner.ParseMapping(f)
-		if err != nil {
-			return sel, fmt.Errorf("--mapping %s:\n%w", o.Mapping, err)
-		}
-		for _, e := range entries {
-			sel.Addresses = append(sel.Addresses, e.Source)
-		}
+	sel, _, n, err := mailboxSelection(o.Mapping, o.Mailbox, o.All)
+	if err == nil && n != 1 {
+		err = errors.New("choose the mailboxes with exactly one of --all, --mapping FILE or --mailbox ADDRESS…")
 	}
-	if len(o.Mailbox) > 0 {
-		n++
-		sel.Addresses = append(sel.Addresses, o.Mailbox...)
-	}
-	if o.All {
-		n++
-	}
-	if n != 1 {
-		return sel, errors.New("choose the mailboxes with exactly one of --all, --mapping FILE or --mailbox ADDRESS…")
-	}
-	return sel, nil
+	return sel, err
 }
 
 func runAudit(ctx context.Context, o *AuditOptions, g *GlobalOptions, cmd *cobra.Command) error {

@@ -291,43 +291,55 @@ func execute(ctx context.Context, g *GlobalOptions, cmd *cobra.Command, popts pl
 }
 
 func (o *MigrateOptions) selection() (extract.Selection, []planner.MappingEntry, error) {
-	var sel extract.Selection
-	var mapping []planner.MappingEntry
-	n := 0
 	if o.Plan != "" || o.Wave != 0 {
 		// A wave is the mapping of its mailboxes; --mapping may add their passwords.
-		n++
-		var err error
-		if mapping, err = o.planMapping(); err != nil {
+		var sel extract.Selection
+		mapping, err := o.planMapping()
+		if err != nil {
 			return sel, nil, err
 		}
 		for _, e := range mapping {
 			sel.Addresses = append(sel.Addresses, e.Source)
 		}
-	} else if o.Mapping != "" {
-		n++
-		f, err := os.Open(o.Mapping)
-		if err != nil {
-			return sel, nil, fmt.Errorf("--mapping: %w", err)
+		if len(o.Mailbox) > 0 || o.All {
+			return sel, nil, errors.New("choose the mailboxes with exactly one of --mapping FILE, --plan plan.yaml --wave N, --mailbox ADDRESS…, or --all")
 		}
-		defer f.Close()
-		mapping, err = planner.ParseMapping(f)
-		if err != nil {
-			return sel, nil, fmt.Errorf("--mapping %s:\n%w", o.Mapping, err)
-		}
-		for _, e := range mapping {
-			sel.Addresses = append(sel.Addresses, e.Source)
-		}
+		return sel, mapping, nil
 	}
-	if len(o.Mailbox) > 0 {
-		n++
-		sel.Addresses = append(sel.Addresses, o.Mailbox...)
-	}
-	if o.All {
-		n++
+	sel, mapping, n, err := mailboxSelection(o.Mapping, o.Mailbox, o.All)
+	if err != nil {
+		return sel, nil, err
 	}
 	if n != 1 {
 		return sel, nil, errors.New("choose the mailboxes with exactly one of --mapping FILE, --plan plan.yaml --wave N, --mailbox ADDRESS…, or --all")
 	}
 	return sel, mapping, nil
+}
+
+// mailboxSelection reads the mailboxes of --mapping FILE, --mailbox ADDRESS… and --all;
+// n says how many of the three were given (a command wants exactly one).
+func mailboxSelection(mappingFile string, mailboxes []string, all bool) (sel extract.Selection, mapping []planner.MappingEntry, n int, err error) {
+	if mappingFile != "" {
+		n++
+		f, err := os.Open(mappingFile)
+		if err != nil {
+			return sel, nil, n, fmt.Errorf("--mapping: %w", err)
+		}
+		defer f.Close()
+		mapping, err = planner.ParseMapping(f)
+		if err != nil {
+			return sel, nil, n, fmt.Errorf("--mapping %s:\n%w", mappingFile, err)
+		}
+		for _, e := range mapping {
+			sel.Addresses = append(sel.Addresses, e.Source)
+		}
+	}
+	if len(mailboxes) > 0 {
+		n++
+		sel.Addresses = append(sel.Addresses, mailboxes...)
+	}
+	if all {
+		n++
+	}
+	return sel, mapping, n, nil
 }
