@@ -32,16 +32,63 @@ func TestEveryFindingCodeListed(t *testing.T) {
 	}
 }
 
+// TestEveryDiffKindListed: every verify.DiffKind constant is in diffKinds (the order the
+// report shows them in, whose messages the catalogue test requires).
+func TestEveryDiffKindListed(t *testing.T) {
+	found := typedConstStrings(t, "../planner/verify", "DiffKind")
+	if len(found) < 10 {
+		t.Fatalf("%d DiffKind constants found in planner/verify: the scan is broken", len(found))
+	}
+	for name, v := range found {
+		if !slices.Contains(diffCodes(), v) {
+			t.Errorf("verify.%s = %q is not in diffKinds: add it there and to both catalogues (diff.%s)", name, v, v)
+		}
+	}
+}
+
+// typedConstStrings returns the string constants of the non-test files in dir declared with
+// the type typ, by name.
+func typedConstStrings(t *testing.T, dir, typ string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	eachConst(t, dir, func(name string, vs *ast.ValueSpec, i int) {
+		if id, ok := vs.Type.(*ast.Ident); ok && id.Name == typ && i < len(vs.Values) {
+			if lit, ok := vs.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+				if v, err := strconv.Unquote(lit.Value); err == nil {
+					out[name] = v
+				}
+			}
+		}
+	})
+	return out
+}
+
 // constStrings returns the exported string constants of the non-test files in dir whose
 // names start with prefix, by name.
 func constStrings(t *testing.T, dir, prefix string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	eachConst(t, dir, func(name string, vs *ast.ValueSpec, i int) {
+		if !strings.HasPrefix(name, prefix) || !ast.IsExported(name) || i >= len(vs.Values) {
+			return
+		}
+		if lit, ok := vs.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+			if v, err := strconv.Unquote(lit.Value); err == nil {
+				out[name] = v
+			}
+		}
+	})
+	return out
+}
+
+// eachConst calls fn for every constant name declared in the non-test Go files of dir.
+func eachConst(t *testing.T, dir string, fn func(name string, vs *ast.ValueSpec, i int)) {
 	t.Helper()
 	fset := token.NewFileSet()
 	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string]string{}
 	for _, f := range files {
 		if strings.HasSuffix(f, "_test.go") {
 			continue
@@ -58,17 +105,9 @@ func constStrings(t *testing.T, dir, prefix string) map[string]string {
 			for _, s := range gd.Specs {
 				vs := s.(*ast.ValueSpec)
 				for i, n := range vs.Names {
-					if !strings.HasPrefix(n.Name, prefix) || !n.IsExported() || i >= len(vs.Values) {
-						continue
-					}
-					if lit, ok := vs.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
-						if v, err := strconv.Unquote(lit.Value); err == nil {
-							out[n.Name] = v
-						}
-					}
+					fn(n.Name, vs, i)
 				}
 			}
 		}
 	}
-	return out
 }

@@ -22,7 +22,8 @@ func WriteVerify(dir string, rep *verify.Report, o Options) (*Result, error) {
 
 // diffKinds is the order differences are shown in.
 var diffKinds = []verify.DiffKind{verify.MissingOnTarget, verify.NotMigrated, verify.BytesDiffer, verify.FlagsDiffer, verify.InternalDateDiffers,
-	verify.FolderMissing, verify.CountDiffers, verify.OccurrenceMissing, verify.OccurrenceExtra, verify.OccurrenceChanged, verify.FieldChanged, verify.ExtraOnTarget}
+	verify.FolderMissing, verify.CountDiffers, verify.OccurrenceMissing, verify.OccurrenceExtra, verify.OccurrenceChanged, verify.FieldChanged, verify.ExtraOnTarget,
+	verify.IdentifierMissing, verify.IdentifierExtra, verify.RightMissing, verify.RightExtra, verify.SieveMissing, verify.SieveDiffers, verify.SieveExtra}
 
 func verifyDocument(l *Localizer, rep *verify.Report, o Options) *document {
 	c := csvFmt{sep: o.CSVSeparator, loc: o.Location}
