@@ -233,10 +233,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	res := &Result{DryRun: o.DryRun, Started: time.Now(), Failures: []Failure{}, Problems: []Problem{}, ManualActions: []model.ManualAction{}}
 	if o.Permissions {
-		for _, p := range o.GrantProblems {
-			res.ManualActions = append(res.ManualActions, model.ManualAction{What: "permission export entry", Why: p,
-				Instruction: "grant the equivalent right by hand, or fix the identity in the export and run again"})
-		}
+		res.ManualActions = append(res.ManualActions, GrantProblemActions(o.GrantProblems)...)
 	}
 
 	mailboxes, err := o.listMailboxes(ctx)
