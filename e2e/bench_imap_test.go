@@ -37,7 +37,7 @@ import (
 //	BENCH_CORPUS_DIR       keep the rendered corpus there between runs
 //	BENCH_RAW_VARIANTS     "1": also time the raw client with MULTIAPPEND, fewer APPENDs in
 //	                       flight, two connections per account
-//	BENCH_BASCULE_FLAGS    extra flags for bascule migrate (e.g. "--item-parallel 16")
+//	BENCH_BASCULE_FLAGS    extra flags for bascule migrate (default "--item-parallel 16")
 //	BENCH_ROUNDS           run every tool this many times (fresh targets) and keep the best
 //	                       wall time: a shared machine's noise only ever slows a run down
 //	BENCH_ONLY             run only these tools (comma-separated: raw,bascule,mbsync,imapsync)
@@ -97,7 +97,7 @@ func benchCorpus(b *testing.B, n int) *bench.Corpus {
 		b.Cleanup(func() { os.RemoveAll(d) })
 		dir = d
 	}
-	dir = filepath.Join(dir, fmt.Sprintf("seed7-n%d", n))
+	dir = filepath.Join(dir, fmt.Sprintf("%s-seed7-n%d", bench.CorpusVersion, n))
 	start := time.Now()
 	c, err := bench.GenerateCorpus(bench.CorpusConfig{Seed: 7, Messages: n}, dir)
 	if err != nil {
@@ -195,13 +195,13 @@ func benchIMAPRound(b *testing.B, ctx context.Context, c *bench.Corpus, src *tes
 		r := row("raw APPEND", "first")
 		b.StartTimer()
 		r.Wall, r.PeakRSS, err = bench.Timed(ctx, func(ctx context.Context) error {
-			return bench.RawAppend(ctx, dst.Addr, c, masterLogin(dst), bench.RawOptions{})
+			return bench.RawAppend(ctx, dst.Addr, c, masterLogin(dst), bench.RawOptions{Conns: 2})
 		})
 		b.StopTimer()
 		if err != nil {
 			b.Fatalf("raw APPEND: %v", err)
 		}
-		r.RSSHow, r.Note = "VmHWM, test process", "reads files, LITERAL+, 64 in flight, 1 connection per account"
+		r.RSSHow, r.Note = "VmHWM, test process", "reads files, LITERAL+, 64 in flight, 2 connections per account"
 		check(&r, dst)
 		results = append(results, r)
 		dropMail(dst)
@@ -216,7 +216,7 @@ func benchIMAPRound(b *testing.B, ctx context.Context, c *bench.Corpus, src *tes
 			{"MULTIAPPEND of up to 16 messages, 64 in flight, 1 connection per account", bench.RawOptions{Multi: 16}},
 			{"LITERAL+, 4 in flight, 1 connection per account", bench.RawOptions{InFlight: 4}},
 			{"LITERAL+, 16 in flight, 1 connection per account", bench.RawOptions{InFlight: 16}},
-			{"LITERAL+, 64 in flight, 2 connections per account", bench.RawOptions{Conns: 2}},
+			{"LITERAL+, 64 in flight, 1 connection per account", bench.RawOptions{}},
 		} {
 			dst := testenv.Dovecot(b, logins...)
 			r := row("raw variant", "first")
@@ -327,9 +327,13 @@ func benchBasculeIMAP(b *testing.B, ctx context.Context, c *bench.Corpus, src *t
 	for _, l := range c.Logins() {
 		args = append(args, "--mailbox", l)
 	}
-	if extra := os.Getenv("BENCH_BASCULE_FLAGS"); extra != "" {
-		args = append(args, strings.Fields(extra)...)
+	// The CLI's --item-parallel default (4) is Graph's per-mailbox concurrency limit; an IMAP
+	// source has no such limit and the target rewards more APPENDs in flight.
+	extra := "--item-parallel 16"
+	if e, ok := os.LookupEnv("BENCH_BASCULE_FLAGS"); ok {
+		extra = e
 	}
+	args = append(args, strings.Fields(extra)...)
 	var out []bench.Result
 	for _, pass := range []string{"first", "no-op"} {
 		cmd := exec.CommandContext(ctx, binary(b), args...)
@@ -340,7 +344,7 @@ func benchBasculeIMAP(b *testing.B, ctx context.Context, c *bench.Corpus, src *t
 		if err != nil {
 			b.Fatalf("bascule migrate --source imap (%s): %v\n%s", pass, err, bench.CommandOutputTail(o, 3000))
 		}
-		r.Wall, r.PeakRSS, r.CPU, r.RSSHow, r.Note = wall, rss, cpu, "rusage", "bascule migrate --source imap"
+		r.Wall, r.PeakRSS, r.CPU, r.RSSHow, r.Note = wall, rss, cpu, "rusage", strings.TrimSpace("bascule migrate --source imap "+extra)
 		check(&r, dst)
 		out = append(out, r)
 	}
@@ -373,6 +377,9 @@ func benchBasculeIMAPProfiled(b *testing.B, ctx context.Context, c *bench.Corpus
 		"-state", filepath.Join(b.TempDir(), "state.db")}
 	tool, note := "bascule (profiled)", "in process (benchrun), pprof on"
 	if dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			b.Fatal(err)
+		}
 		args = append(args, "-cpuprofile", filepath.Join(dir, "imap-cpu.pprof"), "-memprofile", filepath.Join(dir, "imap-mem.pprof"))
 		if extra := os.Getenv("BENCH_BENCHRUN_FLAGS"); extra != "" {
 			args = append(args, strings.Fields(extra)...)
@@ -461,6 +468,9 @@ func benchGraphOnce(b *testing.B) {
 		throttledBefore := sim.Throttled()
 		a := args
 		if pd := os.Getenv("BENCH_PROFILE_DIR"); pd != "" {
+			if err := os.MkdirAll(pd, 0o755); err != nil {
+				b.Fatal(err)
+			}
 			a = append(a[:len(a):len(a)], "-cpuprofile", filepath.Join(pd, "graph-"+pass+"-cpu.pprof"),
 				"-memprofile", filepath.Join(pd, "graph-"+pass+"-mem.pprof"))
 		}

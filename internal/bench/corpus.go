@@ -24,6 +24,10 @@ import (
 	"github.com/bascule-migrate/bascule/sim/tenant"
 )
 
+// CorpusVersion names the corpus generator's settings: a corpus kept on disk between runs
+// (BENCH_CORPUS_DIR) is reused only under the same version. Change it with the settings.
+const CorpusVersion = "v2a6m"
+
 // MaxMessageSize is the largest message the corpus keeps (a realistic gateway limit).
 const MaxMessageSize = 25 << 20
 
@@ -152,7 +156,7 @@ func GenerateCorpus(cfg CorpusConfig, dir string) (*Corpus, error) {
 func render(ten *tenant.Tenant, user, id, file string) error {
 	if st, err := os.Stat(file); err == nil {
 		if m, err := ten.Message(user, id); err == nil && st.Size() == m.Size {
-			return nil // rendered by an earlier run with the same seed
+			return nil // rendered by an earlier run with the same seed and CorpusVersion
 		}
 	}
 	rc, _, err := ten.MIME(user, id)
