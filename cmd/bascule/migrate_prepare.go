@@ -96,8 +96,21 @@ func (o *MigrateOptions) prepare(ctx context.Context, g *GlobalOptions) (popts p
 		}
 	}
 	popts.Selection, popts.Targets = sel, targets
-	popts.MailboxParallel, popts.ItemParallel = o.MailboxParallel, o.ItemParallel
+	popts.MailboxParallel, popts.ItemParallel = o.MailboxParallel, o.itemParallel()
 	popts.Deletes, popts.DryRun, popts.MaxMessageSize = planner.DeletePolicy(o.Deletes), o.DryRun, o.MaxMessageSize
 	popts.SpoolDir, popts.Logger = o.SpoolDir, g.logger
 	return popts, closeAll, nil
+}
+
+// itemParallel is --item-parallel, or when it is not given the source's own default:
+// Microsoft's 4 concurrent requests per mailbox for Graph and EWS, 16 for an IMAP source
+// (pipelined FETCHes over a few connections; 16 doubles a first pass over 4, make bench).
+func (o *MigrateOptions) itemParallel() int {
+	if o.ItemParallel > 0 {
+		return o.ItemParallel
+	}
+	if o.EWS.Kind == "imap" {
+		return 16
+	}
+	return 4
 }

@@ -120,3 +120,17 @@ func jsonMap(t *testing.T, s string) map[string]any {
 	}
 	return v
 }
+
+func TestItemParallelDefault(t *testing.T) {
+	for _, c := range []struct {
+		source string
+		flag   int
+		want   int
+	}{{"graph", 0, 4}, {"ews", 0, 4}, {"imap", 0, 16}, {"imap", 8, 8}, {"graph", 12, 12}} {
+		o := &MigrateOptions{ItemParallel: c.flag}
+		o.EWS.Kind = c.source
+		if got := o.itemParallel(); got != c.want {
+			t.Errorf("--source %s --item-parallel %d: %d in flight, want %d", c.source, c.flag, got, c.want)
+		}
+	}
+}
