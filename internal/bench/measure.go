@@ -142,7 +142,7 @@ func PrintTable(w io.Writer, title string, results []Result) {
 			continue
 		}
 		for _, r := range results {
-			if r.Pass != pass || r.Tool == "bascule" || r.Skipped != "" {
+			if r.Pass != pass || strings.HasPrefix(r.Tool, "bascule") || r.Tool == "raw variant" || r.Skipped != "" {
 				continue
 			}
 			if r.Tool == "raw APPEND" {
