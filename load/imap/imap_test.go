@@ -514,3 +514,81 @@ func TestHungServer(t *testing.T) {
 		t.Fatalf("Lookup once the server answers again = %v, want ErrNotFound", err)
 	}
 }
+
+// TestAppendConnections: concurrent APPENDs spread over Config.AppendConnections pipelined
+// connections (plus the main one), one at a time they keep to one, and every message lands
+// once whichever connection carried it.
+func TestAppendConnections(t *testing.T) {
+	d := testenv.Dovecot(t, "alice")
+	for _, tc := range []struct {
+		name       string
+		conns      int
+		concurrent bool
+		// main connection + APPEND connections: at least, at most (a connection is added
+		// only while every other one has an APPEND in flight, which depends on timing)
+		minConns, maxConns int
+	}{
+		{"sequential", 3, false, 2, 2},
+		{"concurrent", 3, true, 3, 4},
+		{"one", 1, true, 2, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			px := startDelayProxy(t, d.Addr, 5*time.Millisecond)
+			sink, err := imapsink.New(imapsink.Config{Addr: px.addr(), TLS: "none", Auth: "master", AdminUser: d.MasterUser,
+				AdminPassword: d.MasterPass, AppendConnections: tc.conns})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := t.Context()
+			w, err := sink.Open(ctx, "alice")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			folder := "Conns " + tc.name
+			ref, err := w.EnsureFolder(ctx, model.Folder{ID: tc.name, Path: []string{folder}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			const n = 40
+			uids := make(chan uint32, n)
+			errs := make(chan error, n)
+			var wg sync.WaitGroup
+			for i := range n {
+				body := []byte(fmt.Sprintf("Subject: %s %d\r\n\r\n%s\r\n", tc.name, i, bytes.Repeat([]byte("c"), 20_000)))
+				do := func() {
+					r, err := w.Append(ctx, ref, load.Item{Body: bytes.NewReader(body), Size: int64(len(body))})
+					if err != nil {
+						errs <- err
+						return
+					}
+					uids <- r.UID
+				}
+				if tc.concurrent {
+					wg.Go(do)
+				} else {
+					do()
+				}
+			}
+			wg.Wait()
+			close(errs)
+			close(uids)
+			for err := range errs {
+				t.Fatalf("Append = %v", err)
+			}
+			seen := map[uint32]bool{}
+			for u := range uids {
+				if seen[u] || u == 0 {
+					t.Errorf("UID %d returned twice or zero", u)
+				}
+				seen[u] = true
+			}
+			if got := len(d.Dump(t, "alice")[folder]); got != n {
+				t.Errorf("the folder holds %d messages, want %d", got, n)
+			}
+			if got := px.conns(); got < tc.minConns || got > tc.maxConns {
+				t.Errorf("%d connections to the server, want %d to %d", got, tc.minConns, tc.maxConns)
+			}
+		})
+	}
+}
