@@ -37,7 +37,7 @@ import (
 //	BENCH_CORPUS_DIR       keep the rendered corpus there between runs
 //	BENCH_RAW_VARIANTS     "1": also time the raw client with MULTIAPPEND, fewer APPENDs in
 //	                       flight, two connections per account
-//	BENCH_BASCULE_FLAGS    extra flags for bascule migrate (default "--item-parallel 16")
+//	BENCH_BASCULE_FLAGS    extra flags for bascule migrate (e.g. "--item-parallel 32")
 //	BENCH_ROUNDS           run every tool this many times (fresh targets) and keep the best
 //	                       wall time: a shared machine's noise only ever slows a run down
 //	BENCH_ONLY             run only these tools (comma-separated: raw,bascule,mbsync,imapsync)
@@ -327,12 +327,8 @@ func benchBasculeIMAP(b *testing.B, ctx context.Context, c *bench.Corpus, src *t
 	for _, l := range c.Logins() {
 		args = append(args, "--mailbox", l)
 	}
-	// The CLI's --item-parallel default (4) is Graph's per-mailbox concurrency limit; an IMAP
-	// source has no such limit and the target rewards more APPENDs in flight.
-	extra := "--item-parallel 16"
-	if e, ok := os.LookupEnv("BENCH_BASCULE_FLAGS"); ok {
-		extra = e
-	}
+	// The CLI's defaults (--item-parallel 16 for an IMAP source); BENCH_BASCULE_FLAGS adds flags.
+	extra := os.Getenv("BENCH_BASCULE_FLAGS")
 	args = append(args, strings.Fields(extra)...)
 	var out []bench.Result
 	for _, pass := range []string{"first", "no-op"} {
