@@ -102,11 +102,22 @@ func (w *writer) Folders(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	defer w.watch(ctx, c)()
+	out, err := PersonalFolders(c)
+	if err != nil {
+		return nil, w.classify(c, err, "NAMESPACE/LIST")
+	}
+	return out, nil
+}
+
+// PersonalFolders lists the selectable folders of the personal namespace of the account c
+// is logged in to, sorted: not the other users' and shared folders it merely sees (when the
+// server has NAMESPACE), nor \Noselect / \NonExistent names.
+func PersonalFolders(c *imapclient.Client) ([]string, error) {
 	var others []string
 	if c.Caps().Has(imap.CapNamespace) {
 		ns, err := c.Namespace().Wait()
 		if err != nil {
-			return nil, w.classify(c, err, "NAMESPACE")
+			return nil, err
 		}
 		for _, d := range append(append([]imap.NamespaceDescriptor{}, ns.Other...), ns.Shared...) {
 			if d.Prefix != "" {
@@ -116,7 +127,7 @@ func (w *writer) Folders(ctx context.Context) ([]string, error) {
 	}
 	boxes, err := c.List("", "*", nil).Collect()
 	if err != nil {
-		return nil, w.classify(c, err, "LIST")
+		return nil, err
 	}
 	var out []string
 next:

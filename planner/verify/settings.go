@@ -13,6 +13,7 @@ import (
 
 	"github.com/bascule-migrate/bascule/extract"
 	"github.com/bascule-migrate/bascule/load"
+	imapsink "github.com/bascule-migrate/bascule/load/imap"
 	"github.com/bascule-migrate/bascule/model"
 	"github.com/bascule-migrate/bascule/planner"
 	"github.com/bascule-migrate/bascule/state"
@@ -117,39 +118,7 @@ func (v *mailboxVerifier) permissions(ctx context.Context, grants []model.Grant,
 // personalFolders lists the selectable folders of the account's personal namespace, as
 // migrate's sink does for mailbox-wide grants.
 func personalFolders(c *imapclient.Client) ([]string, error) {
-	var others []string
-	if c.Caps().Has(imap.CapNamespace) {
-		ns, err := c.Namespace().Wait()
-		if err != nil {
-			return nil, err
-		}
-		for _, d := range append(append([]imap.NamespaceDescriptor{}, ns.Other...), ns.Shared...) {
-			if d.Prefix != "" {
-				others = append(others, d.Prefix)
-			}
-		}
-	}
-	boxes, err := c.List("", "*", nil).Collect()
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-next:
-	for _, b := range boxes {
-		for _, a := range b.Attrs {
-			if a == imap.MailboxAttrNoSelect || a == imap.MailboxAttrNonExistent {
-				continue next
-			}
-		}
-		for _, p := range others {
-			if strings.HasPrefix(b.Mailbox, p) || b.Mailbox == strings.TrimRight(p, string(b.Delim)) {
-				continue next
-			}
-		}
-		out = append(out, b.Mailbox)
-	}
-	sort.Strings(out)
-	return out, nil
+	return imapsink.PersonalFolders(c)
 }
 
 // rightSet is a set of RFC 4314 letters; the obsolete "c" and "d" (RFC 2086), which servers
