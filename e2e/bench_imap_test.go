@@ -327,7 +327,7 @@ func benchBasculeIMAP(b *testing.B, ctx context.Context, c *bench.Corpus, src *t
 	for _, l := range c.Logins() {
 		args = append(args, "--mailbox", l)
 	}
-	// The CLI's defaults (--item-parallel 16 for an IMAP source); BENCH_BASCULE_FLAGS adds flags.
+	// The CLI's defaults (--item-parallel 32 for an IMAP source); BENCH_BASCULE_FLAGS adds flags.
 	extra := os.Getenv("BENCH_BASCULE_FLAGS")
 	args = append(args, strings.Fields(extra)...)
 	var out []bench.Result

@@ -160,7 +160,7 @@ func (o *MigrateOptions) AddFlags(cmd *cobra.Command) {
 	f.BoolVar(&o.DryRun, "dry-run", false, "read the source and plan; write nothing to the target nor the state")
 	f.StringVar(&o.Deletes, "deletes", "keep", "what a message deleted on the source does on the target: keep or mirror")
 	f.IntVar(&o.MailboxParallel, "mailbox-parallel", 4, "mailboxes migrated at once")
-	f.IntVar(&o.ItemParallel, "item-parallel", 0, "messages in flight per mailbox (default 4 for Graph and EWS — Microsoft's concurrency per mailbox — and 16 for an IMAP source)")
+	f.IntVar(&o.ItemParallel, "item-parallel", 0, "messages in flight per mailbox (default 4 for Graph and EWS — Microsoft's concurrency per mailbox — and 32 for an IMAP source)")
 	f.Int64Var(&o.MaxMessageSize, "max-message-size", 0, "largest message the target accepts, in bytes (0 = no limit)")
 	f.StringVar(&o.SpoolDir, "spool-dir", "", "directory for large messages in transit (default: system temp)")
 }

@@ -126,7 +126,7 @@ func TestItemParallelDefault(t *testing.T) {
 		source string
 		flag   int
 		want   int
-	}{{"graph", 0, 4}, {"ews", 0, 4}, {"imap", 0, 16}, {"imap", 8, 8}, {"graph", 12, 12}} {
+	}{{"graph", 0, 4}, {"ews", 0, 4}, {"imap", 0, 32}, {"imap", 8, 8}, {"graph", 12, 12}} {
 		o := &MigrateOptions{ItemParallel: c.flag}
 		o.EWS.Kind = c.source
 		if got := o.itemParallel(); got != c.want {
