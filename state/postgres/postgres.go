@@ -343,35 +343,6 @@ const putItemSQL = `INSERT INTO items (` + itemColumns + `)
 	attempts = excluded.attempts, last_error = excluded.last_error, updated = excluded.updated,
 	kind = excluded.kind, href = excluded.href, etag = excluded.etag, keywords = excluded.keywords`
 
-// Flag bits of items.flags (as state/sqlite).
-const (
-	flagSeen = 1 << iota
-	flagFlagged
-	flagAnswered
-	flagDraft
-)
-
-func encodeFlags(f model.Flags) int64 {
-	var n int64
-	if f.Seen {
-		n |= flagSeen
-	}
-	if f.Flagged {
-		n |= flagFlagged
-	}
-	if f.Answered {
-		n |= flagAnswered
-	}
-	if f.Draft {
-		n |= flagDraft
-	}
-	return n
-}
-
-func decodeFlags(n int64) model.Flags {
-	return model.Flags{Seen: n&flagSeen != 0, Flagged: n&flagFlagged != 0, Answered: n&flagAnswered != 0, Draft: n&flagDraft != 0}
-}
-
 func encodeReceived(t time.Time) (*string, error) {
 	if t.IsZero() {
 		return nil, nil
@@ -401,7 +372,7 @@ func scanItem(row pgx.Row) (state.Item, error) {
 	it.Kind = model.CollectionKind(kind)
 	it.Status = state.Status(status)
 	it.UIDValidity, it.UID = uint32(uv), uint32(uid)
-	it.Flags = decodeFlags(flags)
+	it.Flags = state.DecodeFlags(flags)
 	it.Flags.Keywords = keywords
 	it.Attempts = int(attempts)
 	it.Updated = fromNanos(updated)
@@ -463,7 +434,7 @@ func (s *Store) PutItems(ctx context.Context, items []state.Item) (err error) {
 			return model.Permanent(fmt.Errorf("state: item %s/%s: %w", it.Mailbox, it.ID, err))
 		}
 		b.Queue(putItemSQL, it.Mailbox, it.ID, it.FolderID, it.ChangeKey, string(it.Status),
-			it.TargetFolder, int64(it.UIDValidity), int64(it.UID), it.SHA256, it.Size, encodeFlags(it.Flags),
+			it.TargetFolder, int64(it.UIDValidity), int64(it.UID), it.SHA256, it.Size, state.EncodeFlags(it.Flags),
 			[]byte(it.MessageID), rec, int64(it.Attempts), text(it.LastError), now,
 			string(it.Kind), it.Href, it.ETag, it.Flags.Keywords)
 	}

@@ -347,35 +347,6 @@ const putItemSQL = `INSERT INTO items (` + itemColumns + `)
 	attempts = excluded.attempts, last_error = excluded.last_error, updated = excluded.updated,
 	kind = excluded.kind, href = excluded.href, etag = excluded.etag, keywords = excluded.keywords`
 
-// Flag bits of items.flags.
-const (
-	flagSeen = 1 << iota
-	flagFlagged
-	flagAnswered
-	flagDraft
-)
-
-func encodeFlags(f model.Flags) int64 {
-	var n int64
-	if f.Seen {
-		n |= flagSeen
-	}
-	if f.Flagged {
-		n |= flagFlagged
-	}
-	if f.Answered {
-		n |= flagAnswered
-	}
-	if f.Draft {
-		n |= flagDraft
-	}
-	return n
-}
-
-func decodeFlags(n int64) model.Flags {
-	return model.Flags{Seen: n&flagSeen != 0, Flagged: n&flagFlagged != 0, Answered: n&flagAnswered != 0, Draft: n&flagDraft != 0}
-}
-
 // encodeReceived writes a source time as RFC 3339 in UTC to the nanosecond (NULL for zero).
 func encodeReceived(t time.Time) (sql.NullString, error) {
 	if t.IsZero() {
@@ -404,7 +375,7 @@ func scanItem(sc interface{ Scan(...any) error }) (state.Item, error) {
 	it.Kind = model.CollectionKind(kind)
 	it.Status = state.Status(status)
 	it.UIDValidity, it.UID = uint32(uv), uint32(uid)
-	it.Flags = decodeFlags(flags)
+	it.Flags = state.DecodeFlags(flags)
 	it.Flags.Keywords = keywords
 	it.Attempts = int(attempts)
 	it.Updated = fromNanos(updated)
@@ -488,7 +459,7 @@ func (s *Store) PutItems(ctx context.Context, items []state.Item) (err error) {
 	now := time.Now().UnixNano()
 	for i, it := range items {
 		if _, err := stmt.ExecContext(ctx, it.Mailbox, it.ID, it.FolderID, it.ChangeKey, string(it.Status),
-			it.TargetFolder, int64(it.UIDValidity), int64(it.UID), it.SHA256, it.Size, encodeFlags(it.Flags),
+			it.TargetFolder, int64(it.UIDValidity), int64(it.UID), it.SHA256, it.Size, state.EncodeFlags(it.Flags),
 			it.MessageID, received[i], int64(it.Attempts), it.LastError, now,
 			string(it.Kind), it.Href, it.ETag, it.Flags.Keywords); err != nil {
 			return fmt.Errorf("state: put item %s/%s: %w", it.Mailbox, it.ID, err)
