@@ -169,7 +169,7 @@ func newMigrateCommand(g *GlobalOptions) *cobra.Command {
 	o := &MigrateOptions{}
 	cmd := &cobra.Command{
 		Use:   "migrate",
-		Short: "Copy mailboxes from Microsoft 365 to IMAP and CalDAV/CardDAV targets (first pass or delta)",
+		Short: "Copy mailboxes from Microsoft 365, Exchange (EWS) or IMAP to IMAP and CalDAV/CardDAV targets (first pass or delta)",
 		Long: `migrate copies every folder and message of the chosen mailboxes from Microsoft Graph to
 the IMAP target: bytes unchanged, flags and received dates kept. With --dav-url it also copies
 calendars (recurrences, exceptions, time zones, attendees, reminders), contacts (with photos)

@@ -74,18 +74,25 @@ func newRootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "bascule",
 		Short: "Move Microsoft 365 / Exchange mailboxes to open-standard servers",
-		Long: `Bascule moves mail from Microsoft 365 / Exchange Online (Microsoft Graph) into IMAP
-servers such as Dovecot, Cyrus, BlueMind or Apache James: byte-exact, resumable after any
-crash, with Microsoft's throttling budget handled for you. Progress lives in a state file
-(SQLite), so every command can be run again: it resumes, and a second migrate is a delta pass.`,
+		Long: `Bascule moves mailboxes from Microsoft 365 / Exchange Online (Microsoft Graph),
+Exchange 2016/2019 on premises (EWS) or any IMAP server into IMAP servers such as Dovecot,
+Cyrus, BlueMind or Apache James, and calendars, contacts and tasks into CalDAV/CardDAV
+servers: byte-exact, resumable after any crash, with Microsoft's throttling budget handled
+for you. Progress lives in a state store (a SQLite file, or PostgreSQL for a fleet of
+workers), so every command can be run again: it resumes, and a second migrate is a delta pass.`,
 		Example: `  # Try the whole pipeline on a built-in emulated tenant (needs nothing installed)
   bascule demo
+
+  # Before deciding: a read-only audit, then waves that keep delegation groups together
+  bascule audit --config bascule.yaml --all --report-dir audit/ --lang fr
+  bascule plan --audit audit/audit.json --mapping users.csv --window 48h
 
   # Check a migration without writing anything, as CI would
   bascule migrate --dry-run --output json --config bascule.yaml
 
-  # Migrate, then run again later for the delta
+  # Migrate, then run again later for the delta; then prove it
   bascule migrate --config bascule.yaml
+  bascule verify --config bascule.yaml --all
   bascule status`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
