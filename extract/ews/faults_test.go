@@ -99,32 +99,39 @@ func TestConnectionCount(t *testing.T) {
 	}
 	mbx := boxes[0]
 	msgs := e.ten.Messages(e.userID(t, mbx))
-	var wg sync.WaitGroup
-	errs := make(chan error, len(msgs))
-	for _, m := range msgs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rc, err := src.Open(ctx, mbx, model.Message{ID: m.ID})
-			if err == nil {
-				_, err = io.Copy(io.Discard, rc)
-				rc.Close()
-			}
-			if err != nil {
-				errs <- err
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Errorf("Open() = %v", err)
+	// Every message opened at once, read whole; again (up to 10 rounds) until the server
+	// has refused a connection at least once — whether 4 calls meet at the server depends
+	// on scheduling.
+	for round := 0; round < 10 && src.Stats().ConnectionCount == 0; round++ {
+		var wg sync.WaitGroup
+		errs := make(chan error, len(msgs))
+		for _, m := range msgs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				rc, err := src.Open(ctx, mbx, model.Message{ID: m.ID})
+				if err == nil {
+					_, err = io.Copy(io.Discard, rc)
+					rc.Close()
+				}
+				if err != nil {
+					errs <- err
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Errorf("Open() = %v", err)
+		}
 	}
 	st := src.Stats()
 	if st.ConnectionCount == 0 {
 		t.Fatalf("Stats() = %+v: the server never refused a connection, the test proves nothing", st)
 	}
-	if got := src.c.th.box(mbx.Address).currentLimit(); got >= 4 {
-		t.Errorf("mailbox concurrency %d after ErrorExceededConnectionCount, want below 4", got)
+	// The limit is lowered at each refusal and raised back after 50 answered calls in a
+	// row: at the end it may be whole again, its lowest value tells.
+	if low := src.c.th.box(mbx.Address).lowestLimit(); low >= 4 {
+		t.Errorf("mailbox concurrency never went below 4 although the server refused %d connections", st.ConnectionCount)
 	}
 }

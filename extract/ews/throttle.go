@@ -37,10 +37,11 @@ type gate struct {
 	wake   chan struct{}
 	fence  time.Time
 	streak int // successes since the limit was last changed
+	lowest int // the lowest limit so far
 }
 
 func newGate(limit int) *gate {
-	return &gate{limit: limit, max: limit, wake: make(chan struct{})}
+	return &gate{limit: limit, max: limit, lowest: limit, wake: make(chan struct{})}
 }
 
 // acquire takes a slot once the fence is down and a slot is free; it returns the time
@@ -113,6 +114,7 @@ func (g *gate) lower() {
 	if g.limit > 1 {
 		g.limit--
 	}
+	g.lowest = min(g.lowest, g.limit)
 	g.streak = 0
 	g.mu.Unlock()
 }
@@ -134,6 +136,13 @@ func (g *gate) currentLimit() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.limit
+}
+
+// lowestLimit is the lowest the limit has been.
+func (g *gate) lowestLimit() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.lowest
 }
 
 // throttle keeps every mailbox within its concurrency and fences, and all calls within
