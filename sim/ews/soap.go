@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bascule-migrate/bascule/sim/internal/faultio"
 	"github.com/bascule-migrate/bascule/sim/tenant"
 )
 
@@ -281,8 +282,8 @@ func (s *Server) serveEWS(w http.ResponseWriter, r *http.Request) {
 	if done {
 		return
 	}
-	if tw, ok := w.(*truncWriter); ok {
-		defer tw.finish()
+	if tw, ok := w.(*faultio.TruncWriter); ok {
+		defer tw.Finish()
 	}
 	c := &Call{s: s, ctx: r.Context(), Op: op, Body: body, Caller: acct, Version: env.Header.Version.Version,
 		TimeZone: env.Header.TimeZone.Def.ID}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bascule-migrate/bascule/sim/internal/faultio"
 	"github.com/bascule-migrate/bascule/sim/tenant"
 )
 
@@ -162,8 +163,8 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, inner bool) 
 		if done {
 			return
 		}
-		if tw, ok := w.(*truncWriter); ok {
-			defer tw.finish()
+		if tw, ok := w.(*faultio.TruncWriter); ok {
+			defer tw.Finish()
 		}
 		if !s.authorized(r) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"`)
